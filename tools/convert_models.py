@@ -1,0 +1,38 @@
+#!/usr/bin/env python3
+"""Convert published colorization models to ONNX files the Colorize (AI) engine loads.
+
+    python tools/convert_models.py zhang    --prototxt P --caffemodel C --hull H -o models/
+    python tools/convert_models.py baseline MODEL.h5 -o models/
+    python tools/convert_models.py fusion   FUSION.h5 --inception INCEPTION.h5 -o models/
+    python tools/convert_models.py fetch    zhang
+
+Each subcommand lives in its own module under tools/converters/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from converters import SUBCOMMANDS  # noqa: E402
+from converters.common import ConversionError  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="convert_models.py", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for module in SUBCOMMANDS:
+        module.add_parser(sub)
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args) or 0
+    except ConversionError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+"""What every converter shares: ONNX metadata, saving, hashing and the manifest entry."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+CONVERTER_VERSION = "1"
+MANIFEST_FORMAT = 1
+
+
+class ConversionError(Exception):
+    """A source model that cannot be converted; the message says which layer or file and why."""
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def set_metadata(model: Any, props: dict[str, Any]) -> None:
+    """Replace the model's metadata_props with `props` (values stored as strings)."""
+    del model.metadata_props[:]
+    for key, value in sorted(props.items()):
+        entry = model.metadata_props.add()
+        entry.key = key
+        entry.value = value if isinstance(value, str) else json.dumps(value)
+
+
+def save_model(model: Any, out_dir: str | os.PathLike, entry: dict[str, Any]) -> Path:
+    """Check and save `model` as out_dir/entry["file"] and add `entry` to out_dir/manifest.json.
+
+    `entry` is a manifest entry without sha256/size_bytes; they are filled in here. Files are
+    written to a temporary name first, so a failed conversion leaves nothing half-written.
+    """
+    import onnx
+
+    onnx.checker.check_model(model, full_check=True)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / entry["file"]
+    fd, tmp = tempfile.mkstemp(dir=out, suffix=".onnx.part")
+    os.close(fd)
+    try:
+        onnx.save(model, tmp)
+        entry = {**entry, "sha256": sha256_file(tmp), "size_bytes": os.path.getsize(tmp)}
+        os.replace(tmp, target)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    update_manifest(out / "manifest.json", entry)
+    return target
+
+
+def update_manifest(manifest_path: Path, entry: dict[str, Any]) -> None:
+    """Insert or replace the entry with the same id, atomically."""
+    if manifest_path.exists():
+        data = json.loads(manifest_path.read_text(encoding="utf-8"))
+    else:
+        data = {"format": MANIFEST_FORMAT, "models": []}
+    data["models"] = [m for m in data["models"] if m.get("id") != entry["id"]] + [entry]
+    tmp = manifest_path.with_suffix(".json.part")
+    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, manifest_path)
