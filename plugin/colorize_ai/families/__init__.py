@@ -1,0 +1,12 @@
+"""Model families by name; the manifest's `family` field picks one."""
+
+from __future__ import annotations
+
+from .base import Family
+from .baseline import Baseline
+from .fusion import Fusion
+from .zhang import Zhang
+
+FAMILIES: dict[str, type[Family]] = {f.name: f for f in (Baseline, Fusion, Zhang)}
+
+__all__ = ["FAMILIES", "Family"]

@@ -1,0 +1,272 @@
+"""colorize-ai: colorize photo files from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import __version__
+from .errors import BadInput, ColorizeError, ModelUnknown
+from .imagefile import EXTENSIONS, FORMATS, MAX_MEGAPIXELS, Photo, read_photo, write_photo
+from .logs import log_to_file
+from .model import Model, load_model
+from .pipeline import FITS, INTERPOLATIONS, MAX_STRENGTH, colorize
+from .registry import ModelSpec, get_spec, list_models
+from .session import DEVICES
+
+log = logging.getLogger("colorize_ai.cli")
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _strength(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= MAX_STRENGTH:
+        raise argparse.ArgumentTypeError(f"must be between 0 and {MAX_STRENGTH:g}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="colorize-ai",
+        description="Colorize black-and-white photos with deep-learning models. Each result is "
+                    "written as <name>_<model id>.png; inputs are never modified.")
+    p.add_argument("inputs", nargs="*", metavar="INPUT", help="image files or folders of images")
+    p.add_argument("-o", "--output", type=Path, metavar="DIR",
+                   help="folder for the results (default: next to each input)")
+    p.add_argument("-m", "--model", metavar="ID",
+                   help="model id (see --list-models; default: the default installed model)")
+    p.add_argument("--all-models", action="store_true",
+                   help="one result per installed model, for side-by-side comparison")
+    p.add_argument("--device", choices=DEVICES, default="auto",
+                   help="where the model runs (default: auto = CUDA when it works, else CPU)")
+    p.add_argument("--strict-device", action="store_true",
+                   help="fail instead of falling back to the CPU when CUDA does not start")
+    p.add_argument("--threads", type=_non_negative_int, default=0,
+                   help="CPU threads for the model (default: ONNX Runtime's choice)")
+    p.add_argument("--strength", type=_strength, default=1.0,
+                   help="colour strength, 0 (grey) to 2 (default: 1, the model's colours)")
+    p.add_argument("--render-size", type=_non_negative_int, default=0, metavar="PIXELS",
+                   help="side of the image the model sees (default 0: the model's own size)")
+    p.add_argument("--fit", choices=FITS, default="stretch",
+                   help="how a non-square photo is fed to the model (default: stretch)")
+    p.add_argument("--interpolation", choices=tuple(INTERPOLATIONS), default="bilinear",
+                   help="how the predicted colour is enlarged to the photo (default: bilinear)")
+    p.add_argument("--format", choices=tuple(FORMATS), default="png",
+                   help="output file format (default: png; 16-bit inputs stay 16-bit in png/tif)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace existing results (default: skip them)")
+    p.add_argument("--max-megapixels", type=float, default=MAX_MEGAPIXELS,
+                   help=f"refuse larger images (default: {MAX_MEGAPIXELS:g})")
+    p.add_argument("--list-models", action="store_true", help="list the models and exit")
+    p.add_argument("-q", "--quiet", action="store_true", help="print errors only")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return p
+
+
+def _would_run_on(device: str) -> str:
+    import onnxruntime as ort
+
+    cuda = "CUDAExecutionProvider" in ort.get_available_providers()
+    if device == "cpu" or not cuda:
+        return "CPU"
+    return "CUDA (if it starts)"
+
+
+def list_models_table(device: str) -> str:
+    specs = list_models()
+    provider = _would_run_on(device)
+    rows = [("ID", "NAME", "INSTALLED", "SIZE", "LICENCE", "RUNS ON")]
+    for s in specs:
+        size = f"{s.size_bytes / 1e6:.1f} MB" if s.size_bytes else "-"
+        installed = ("yes (default)" if s.default else "yes") if s.installed else "no"
+        rows.append((s.id, s.name, installed, size, s.license or "-",
+                     provider if s.installed else f"install: {s.install}"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r[:-1], widths)) + "  " + r[-1] for r in rows]
+    if len(specs) == 0:
+        lines.append("(no models found; run `python installer.py`)")
+    return "\n".join(lines)
+
+
+@dataclass
+class Job:
+    source: Path
+    error: str | None = None
+
+
+def collect_inputs(inputs: list[str], model_ids: set[str]) -> list[Job]:
+    """Files to colorize; folders expand to their images (not our own earlier results)."""
+    jobs: list[Job] = []
+    for text in inputs:
+        path = Path(text)
+        if path.is_dir():
+            try:
+                files = sorted(f for f in path.iterdir()
+                               if f.suffix.lower() in EXTENSIONS and f.is_file()
+                               and not any(f.stem.endswith(f"_{i}") for i in model_ids))
+            except OSError as exc:
+                jobs.append(Job(path, f"cannot list the folder ({exc.strerror})"))
+                continue
+            if not files:
+                jobs.append(Job(path, "the folder has no images"))
+            jobs.extend(Job(f) for f in files)
+        elif path.exists():
+            jobs.append(Job(path))
+        else:
+            jobs.append(Job(path, "no such file or folder"))
+    return jobs
+
+
+class Bar:
+    """A one-line progress bar on a terminal; plain lines elsewhere."""
+
+    def __init__(self, total: int, quiet: bool) -> None:
+        self.total, self.done, self.quiet = total, 0, quiet
+        self.tty = sys.stderr.isatty() and not quiet
+
+    def _draw(self, label: str) -> None:
+        if self.tty:
+            filled = int(30 * self.done / max(1, self.total))
+            sys.stderr.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {self.done}/{self.total} "
+                             f"{label[-40:]:<40}")
+            sys.stderr.flush()
+
+    def start(self, label: str) -> None:
+        self._draw(label)
+
+    def say(self, line: str, error: bool = False) -> None:
+        if self.quiet and not error:
+            return
+        if self.tty:
+            sys.stderr.write("\r" + " " * 80 + "\r")
+        print(line, file=sys.stderr if error else sys.stdout, flush=True)
+
+    def step(self) -> None:
+        self.done += 1
+        self._draw("")
+
+    def close(self) -> None:
+        if self.tty:
+            sys.stderr.write("\r" + " " * 80 + "\r")
+
+
+def _output_path(source: Path, out_dir: Path | None, model_id: str, fmt: str) -> Path:
+    return (out_dir or source.parent) / f"{source.stem}_{model_id}{FORMATS[fmt]}"
+
+
+def _colorize_one(job: Job, models: list[Model], args: argparse.Namespace, bar: Bar) -> bool:
+    photo: Photo | None = None
+    ok = True
+    for model in models:
+        target = _output_path(job.source, args.output, model.spec.id, args.format)
+        if target.exists() and not args.overwrite:
+            bar.say(f"skipped: {target} exists (use --overwrite to replace it)")
+            continue
+        if target.exists() and target.resolve() == job.source.resolve():
+            bar.say(f"error: {job.source}: the result would replace the input", error=True)
+            ok = False
+            continue
+        photo = photo or read_photo(job.source, args.max_megapixels)
+        start = time.perf_counter()
+        pixels = colorize(photo.pixels, model, strength=args.strength,
+                          render_size=args.render_size, fit=args.fit,
+                          interpolation=args.interpolation)
+        try:
+            write_photo(target, Photo(pixels, photo.exif, photo.icc), overwrite=args.overwrite)
+        except FileExistsError:
+            bar.say(f"skipped: {target} exists (use --overwrite to replace it)")
+            continue
+        bar.say(f"{job.source} -> {target} ({model.spec.id}, {model.provider}, "
+                f"{time.perf_counter() - start:.1f} s)")
+    return ok
+
+
+def _pick_models(args: argparse.Namespace) -> list[ModelSpec]:
+    if args.all_models:
+        specs = [s for s in list_models() if s.installed]
+        if not specs:
+            get_spec(None)  # raises the "no model is installed" error
+        return specs
+    return [get_spec(args.model)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logfile = log_to_file("cli")
+
+    try:
+        if args.list_models:
+            print(list_models_table(args.device))
+            return EXIT_OK
+        if not args.inputs:
+            parser.error("give at least one INPUT file or folder (or --list-models)")
+        if args.model and args.all_models:
+            parser.error("--model and --all-models cannot be used together")
+        if args.output is not None and not args.output.is_dir():
+            try:
+                args.output.mkdir(parents=True)
+            except OSError as exc:
+                print(f"error: cannot create the output folder {args.output} "
+                      f"({exc.strerror})", file=sys.stderr)
+                return EXIT_FAILED
+        specs = _pick_models(args)
+        models = [load_model(s, device=args.device, threads=args.threads or None,
+                             strict_device=args.strict_device) for s in specs]
+    except ModelUnknown as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ColorizeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    for model in models:
+        if model.info.warning:
+            print(f"warning: {model.info.warning}", file=sys.stderr)
+
+    jobs = collect_inputs(args.inputs, {s.id for s in list_models()})
+    bar = Bar(len(jobs), args.quiet)
+    failed = 0
+    for job in jobs:
+        bar.start(job.source.name)
+        try:
+            if job.error:
+                raise BadInput(job.error)
+            if not _colorize_one(job, models, args, bar):
+                failed += 1
+        except ColorizeError as exc:
+            failed += 1
+            bar.say(f"error: {job.source}: {exc}", error=True)
+        except MemoryError:
+            failed += 1
+            bar.say(f"error: {job.source}: not enough memory for this image "
+                    "(try --max-megapixels, or close other programs)", error=True)
+        except OSError as exc:
+            failed += 1
+            bar.say(f"error: {job.source}: {exc.strerror or exc}", error=True)
+        except Exception as exc:  # a bug: one line here, the traceback in the log
+            failed += 1
+            log.debug("unexpected failure on %s", job.source, exc_info=True)
+            where = f"; details in {logfile}" if logfile else ""
+            bar.say(f"error: {job.source}: internal error ({type(exc).__name__}: {exc}){where}",
+                    error=True)
+        bar.step()
+    bar.close()
+    if failed and not args.quiet:
+        print(f"{failed} of {len(jobs)} input(s) failed", file=sys.stderr)
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""The GIMP front ends' side of the worker protocol (docs/ARCHITECTURE.md).
+
+Standard library only, and valid Python 2.7 as well as 3, so that GIMP's own Python (3 in
+GIMP 3, 2.7 in GIMP 2.10) never loads numpy, onnxruntime or CUDA: the engine runs in the
+interpreter of the environment installer.py made.
+"""
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+
+CONFIG = "config.json"
+
+
+class WorkerError(Exception):
+    """A failure with a kind (see the protocol) and one sentence for a message box."""
+
+    def __init__(self, kind, message):
+        Exception.__init__(self, message)
+        self.kind = kind
+        self.message = message
+
+
+def read_config(plugin_dir):
+    """The settings installer.py wrote next to the plug-in ({} if there are none)."""
+    path = os.path.join(plugin_dir, CONFIG)
+    if not os.path.isfile(path):
+        return {}
+    with io.open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def _write_private(path, data):
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+
+
+def run_worker(python, pixels, width, height, channels, dtype, models, device="auto",
+               options=None, progress=None, timeout=900, package_parent=None, env=None):
+    """Colorize raw pixels with each model id in `models` in one worker process.
+
+    Returns one response dict per model, in order; a successful one has the result's raw
+    bytes under "pixels". Raises WorkerError when the worker cannot be started, crashes or
+    times out. The request folder (private, 0700) is removed whatever happens.
+    """
+    folder = tempfile.mkdtemp(prefix="colorize-ai-")
+    try:
+        source = os.path.join(folder, "input.raw")
+        _write_private(source, pixels)
+        requests = []
+        for i, model in enumerate(models):
+            requests.append({
+                "id": str(i), "model": model, "device": device, "options": options or {},
+                "input": source, "width": width, "height": height, "channels": channels,
+                "dtype": dtype, "output": os.path.join(folder, "output-%d.raw" % i)})
+        responses = _exchange(python, requests, progress, timeout, package_parent, env)
+        for response in responses:
+            if response.get("ok"):
+                with open(response["output"], "rb") as f:
+                    response["pixels"] = f.read()
+        return responses
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _exchange(python, requests, progress, timeout, package_parent, env):
+    child_env = dict(os.environ if env is None else env)
+    if package_parent:
+        paths = [package_parent] + [p for p in [child_env.get("PYTHONPATH")] if p]
+        child_env["PYTHONPATH"] = os.pathsep.join(paths)
+    try:
+        proc = subprocess.Popen([python, "-m", "colorize_ai.worker"], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, env=child_env)
+    except OSError as exc:
+        raise WorkerError("worker", "The colorization engine could not be started (%s: %s). "
+                          "Run `python installer.py` again." % (python, exc.strerror))
+    timer = threading.Timer(timeout, proc.kill)
+    timer.start()
+    responses = []
+    try:
+        proc.stdin.write("".join(json.dumps(r) + "\n" for r in requests).encode("utf-8"))
+        proc.stdin.close()
+        for raw in iter(proc.stdout.readline, b""):
+            try:
+                message = json.loads(raw.decode("utf-8"))
+            except ValueError:
+                continue  # not protocol output
+            if "progress" in message:
+                if progress is not None:
+                    done = int(message.get("id") or 0) + float(message["progress"])
+                    progress(done / len(requests))
+            else:
+                responses.append(message)
+        code = proc.wait()
+    except (IOError, OSError):
+        code = proc.wait()
+    finally:
+        timed_out = not timer.is_alive() and len(responses) < len(requests)
+        timer.cancel()
+    if len(responses) < len(requests):
+        if timed_out:
+            raise WorkerError("timeout", "The colorization engine took longer than %d s and "
+                              "was stopped." % timeout)
+        raise WorkerError("crash", "The colorization engine stopped unexpectedly (exit code "
+                          "%s); its log file says why." % code)
+    return responses

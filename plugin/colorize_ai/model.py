@@ -1,0 +1,78 @@
+"""A loaded model: its checked file, its ONNX Runtime session and its family's processing."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import BadRequest, ModelCorrupt
+from .families import Family
+from .registry import ModelSpec, check_file, get_spec
+from .session import SessionInfo, create_session
+
+
+@dataclass
+class Model:
+    spec: ModelSpec
+    family: Family
+    info: SessionInfo
+
+    @property
+    def provider(self) -> str:
+        return self.info.provider
+
+    def input_dims(self, height: int, width: int, render_size: int = 0,
+                   keep_aspect: bool = False) -> tuple[int, int]:
+        """Model input (rows, cols) for a photo: a square of the render size, or with
+        `keep_aspect` its long side, both rounded to the family's multiple."""
+        f = self.family
+        if render_size < 0:
+            raise BadRequest(f"Render size must be 0 (the model's default) or positive, "
+                             f"not {render_size}.")
+        if f.fixed_size or not render_size:
+            side = f.size
+        else:
+            side = max(f.multiple, round(render_size / f.multiple) * f.multiple)
+        if not keep_aspect or f.fixed_size or height == width:
+            return side, side
+        short = max(f.multiple, round(side * min(height, width) / max(height, width)
+                                      / f.multiple) * f.multiple)
+        return (side, short) if height > width else (short, side)
+
+    def predict_ab(self, lightness: np.ndarray) -> np.ndarray:
+        """L plane (h x w float32, [0, 100]) -> ab (h' x w' x 2 float32) as the model sees it."""
+        (output,) = self.info.session.run([self.family.output_name], self.family.feeds(lightness))
+        return self.family.decode(output)
+
+
+def _check_signature(spec: ModelSpec, family: Family, session: object) -> None:
+    """Refuse a file whose inputs/outputs are not what the manifest promises."""
+    inputs = {i.name: i.shape for i in session.get_inputs()}
+    outputs = {o.name: o.shape for o in session.get_outputs()}
+    wanted = [family.input_name] + ([family.embed_name] if family.extra_inputs else [])
+    problems = [f"no input '{n}'" for n in wanted if n not in inputs]
+    problems += [f"input '{n}' is not 4-D" for n in wanted if n in inputs and len(inputs[n]) != 4]
+    if family.output_name not in outputs:
+        problems.append(f"no output '{family.output_name}'")
+    elif len(outputs[family.output_name]) != 4:
+        problems.append(f"output '{family.output_name}' is not 4-D")
+    meta = session.get_modelmeta().custom_metadata_map
+    if meta.get("family") not in (None, spec.family):
+        problems.append(f"its metadata says family '{meta['family']}', not '{spec.family}'")
+    if problems:
+        raise ModelCorrupt(f"Model file {spec.path} does not match its manifest entry "
+                           f"'{spec.id}': {'; '.join(problems)}.")
+
+
+def load_model(model: str | ModelSpec | None = None, device: str = "auto",
+               threads: int | None = None, strict_device: bool = False,
+               folders: list[str | os.PathLike] | None = None) -> Model:
+    """Find, check and open a model by id (None: the default installed model)."""
+    spec = model if isinstance(model, ModelSpec) else get_spec(model, folders)
+    path = check_file(spec)
+    family = spec.make_family()
+    info = create_session(path, device=device, threads=threads, strict_device=strict_device)
+    _check_signature(spec, family, info.session)
+    return Model(spec=spec, family=family, info=info)

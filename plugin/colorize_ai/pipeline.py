@@ -1,0 +1,159 @@
+"""colorize(): predict ab from a small L, keep the photo's own full-resolution L.
+
+Only the model's ab is resized to the photo; L, and alpha, come from the photo itself. The
+full-resolution work runs in bands of rows so that a 100-megapixel photo needs little more
+memory than its input and output arrays.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from .errors import BadInput, BadRequest
+from .lab import grey_to_l, lab_to_rgb, rgb_to_lab
+from .model import Model
+
+FITS = ("stretch", "keep-aspect")
+INTERPOLATIONS = {"bilinear": cv2.INTER_LINEAR, "bicubic": cv2.INTER_CUBIC}
+MAX_STRENGTH = 2.0
+BAND_PIXELS = 1 << 20  # pixels per band of rows: bounds the float32 temporaries to ~50 MB
+_FULL_SCALE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0,
+               np.dtype(np.float32): 1.0}
+_CUBIC_A = -0.75  # OpenCV's bicubic kernel
+
+Progress = Callable[[float, str], None]
+
+
+def _to_float(pixels: np.ndarray, scale: float) -> np.ndarray:
+    out = pixels.astype(np.float32)
+    if scale != 1.0:
+        out *= np.float32(1.0 / scale)
+    return np.clip(out, 0.0, 1.0, out=out)  # float photos may hold HDR or negative values
+
+
+def _from_float(rgb: np.ndarray, dtype: np.dtype, scale: float) -> np.ndarray:
+    if dtype == np.float32:
+        return rgb
+    return np.rint(rgb * np.float32(scale)).astype(dtype)
+
+
+def _l_plane(pixels: np.ndarray, colour: bool, scale: float) -> np.ndarray:
+    """L (float32, [0, 100]) of grey, grey+alpha, RGB or RGBA pixels."""
+    if pixels.ndim == 2:
+        return grey_to_l(_to_float(pixels, scale))
+    if colour:
+        return rgb_to_lab(_to_float(pixels[..., :3], scale))[..., 0]
+    return grey_to_l(_to_float(pixels[..., 0], scale))
+
+
+def _row_weights(rows: np.ndarray, src_rows: int, dst_rows: int,
+                 cubic: bool) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Source row indices and weights for output rows, exactly as cv2.resize computes them."""
+    s = (rows + 0.5) * (src_rows / dst_rows) - 0.5
+    base = np.floor(s)
+    t = (s - base).astype(np.float32)
+    base = base.astype(np.int64)
+    if cubic:
+        a = np.float32(_CUBIC_A)
+        w0 = ((a * (t + 1) - 5 * a) * (t + 1) + 8 * a) * (t + 1) - 4 * a
+        w1 = ((a + 2) * t - (a + 3)) * t * t + 1
+        w2 = ((a + 2) * (1 - t) - (a + 3)) * (1 - t) * (1 - t) + 1
+        weights = [w0, w1, w2, 1 - w0 - w1 - w2]
+        offsets = (-1, 0, 1, 2)
+    else:
+        weights = [1 - t, t]
+        offsets = (0, 1)
+    indices = [np.clip(base + o, 0, src_rows - 1) for o in offsets]
+    return indices, weights
+
+
+def _resize_rows(wide: np.ndarray, y0: int, y1: int, dst_rows: int, cubic: bool) -> np.ndarray:
+    """Rows y0:y1 of `wide` resized vertically to dst_rows (the second pass of a separable
+    resize whose first, horizontal pass produced `wide`)."""
+    indices, weights = _row_weights(np.arange(y0, y1, dtype=np.float64), wide.shape[0],
+                                    dst_rows, cubic)
+    out = np.zeros((y1 - y0,) + wide.shape[1:], np.float32)
+    for idx, w in zip(indices, weights):
+        out += wide[idx] * w[:, None, None]
+    return out
+
+
+def check_image(image: np.ndarray) -> None:
+    if image.dtype not in _FULL_SCALE:
+        raise BadInput(f"Pixels of type {image.dtype} are not supported "
+                       "(use uint8, uint16 or float32).")
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 2, 3, 4)):
+        raise BadInput(f"An image must be H x W grey or H x W x 1-4 channels, "
+                       f"not {image.shape}.")
+    if image.shape[0] < 1 or image.shape[1] < 1:
+        raise BadInput(f"The image is empty ({image.shape[1]} x {image.shape[0]} pixels).")
+
+
+def colorize(image: np.ndarray, model: Model, *, strength: float = 1.0, render_size: int = 0,
+             fit: str = "stretch", interpolation: str = "bilinear",
+             progress: Progress | None = None, timings: dict | None = None) -> np.ndarray:
+    """Colorize a photo.
+
+    image: H x W grey, H x W x 2 grey+alpha, H x W x 3 RGB or H x W x 4 RGBA; uint8, uint16 or
+    float32 in [0, 1], sRGB-encoded. A colour photo is colorized from its L alone.
+    Returns RGB (or RGBA, alpha copied bit for bit) of the input's dtype.
+    strength scales the predicted ab (0: the grey photo, 1: the model's colours, up to 2).
+    render_size: the model's input side (0: its default), rounded to the model's multiple.
+    fit: "stretch" feeds a square; "keep-aspect" keeps the photo's proportions.
+    """
+    image = np.asarray(image)
+    check_image(image)
+    if not 0.0 <= strength <= MAX_STRENGTH:
+        raise BadRequest(f"Strength must be between 0 and {MAX_STRENGTH:g}, not {strength:g}.")
+    if fit not in FITS:
+        raise BadRequest(f"Unknown fit '{fit}' (choose {' or '.join(FITS)}).")
+    if interpolation not in INTERPOLATIONS:
+        raise BadRequest(f"Unknown interpolation '{interpolation}' "
+                         f"(choose {' or '.join(INTERPOLATIONS)}).")
+    report = progress or (lambda fraction, stage: None)
+    clock = {} if timings is None else timings
+    start = time.perf_counter()
+
+    height, width = image.shape[:2]
+    channels = 1 if image.ndim == 2 else image.shape[2]
+    colour, alpha = channels >= 3, channels in (2, 4)
+    scale = _FULL_SCALE[image.dtype]
+
+    rows, cols = model.input_dims(height, width, render_size, keep_aspect=fit == "keep-aspect")
+    small = cv2.resize(image, (cols, rows), interpolation=cv2.INTER_AREA)
+    if small.ndim == 3 and small.shape[2] == 1:
+        small = small[..., 0]
+    small_l = _l_plane(small, colour, scale)
+    clock["prepare"] = time.perf_counter() - start
+    report(0.1, "model")
+
+    t = time.perf_counter()
+    ab = model.predict_ab(small_l)
+    clock["model"] = time.perf_counter() - t
+    report(0.5, "compose")
+
+    t = time.perf_counter()
+    if strength != 1.0:
+        ab *= np.float32(strength)
+    cubic = interpolation == "bicubic"
+    # Horizontal pass once (small: ab rows x photo width); the vertical pass runs per band.
+    wide = cv2.resize(ab, (width, ab.shape[0]), interpolation=INTERPOLATIONS[interpolation])
+    out = np.empty((height, width, 4 if alpha else 3), image.dtype)
+    band = max(1, BAND_PIXELS // width)
+    lab = np.empty((band, width, 3), np.float32)
+    for y0 in range(0, height, band):
+        y1 = min(height, y0 + band)
+        part = lab[: y1 - y0]
+        part[..., 0] = _l_plane(image[y0:y1], colour, scale)
+        part[..., 1:] = _resize_rows(wide, y0, y1, height, cubic)
+        out[y0:y1, :, :3] = _from_float(lab_to_rgb(part), image.dtype, scale)
+        if alpha:
+            out[y0:y1, :, 3] = image[y0:y1, :, -1]
+        report(0.5 + 0.5 * y1 / height, "compose")
+    clock["compose"] = time.perf_counter() - t
+    clock["total"] = time.perf_counter() - start
+    return out

@@ -1,0 +1,86 @@
+"""The one place that creates ONNX Runtime sessions, and reports the provider really used."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import DeviceError, ModelCorrupt
+
+log = logging.getLogger(__name__)
+
+DEVICES = ("auto", "cuda", "cpu")
+CUDA = "CUDAExecutionProvider"
+CPU = "CPUExecutionProvider"
+
+
+@dataclass
+class SessionInfo:
+    session: object  # onnxruntime.InferenceSession
+    provider: str  # the provider that really runs the model
+    warning: str | None = None  # why the requested device is not the one in use
+
+
+_CACHE: dict[tuple, SessionInfo] = {}
+
+
+def _providers(device: str, available: list[str]) -> tuple[list, str | None]:
+    """Providers to ask for, and a warning when the wanted device cannot even be asked for."""
+    if device == "cpu":
+        return [CPU], None
+    if CUDA in available:
+        return [(CUDA, {}), CPU], None
+    if device == "cuda":
+        return [CPU], ("CUDA was requested, but this ONNX Runtime build has no CUDA execution "
+                       "provider (install the `gpu` extra: onnxruntime-gpu instead of "
+                       "onnxruntime); running on the CPU.")
+    return [CPU], None
+
+
+def create_session(path: str | os.PathLike, device: str = "auto", threads: int | None = None,
+                   strict_device: bool = False) -> SessionInfo:
+    """An InferenceSession for `path` on `device` ("auto", "cuda" or "cpu"), cached per process.
+
+    With device "cuda" and no working CUDA provider: a warning and the CPU, or DeviceError when
+    `strict_device` is set. "auto" uses CUDA when it really starts, else the CPU, quietly.
+    """
+    if device not in DEVICES:
+        raise DeviceError(f"Unknown device '{device}' (choose one of {', '.join(DEVICES)}).")
+    path = Path(path)
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, device, threads, strict_device)
+    if key in _CACHE:
+        return _CACHE[key]
+
+    import onnxruntime as ort
+
+    providers, warning = _providers(device, ort.get_available_providers())
+    if warning and strict_device:
+        raise DeviceError(warning.replace("; running on the CPU.", "."))
+    options = ort.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+    try:
+        session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
+    except Exception as exc:  # ORT raises its own Fail/InvalidGraph/... types
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelCorrupt(f"{path} is not a model ONNX Runtime can load ({first_line}).") from exc
+
+    active = session.get_providers()[0]
+    asked_cuda = len(providers) > 1  # CUDA first, CPU as fallback
+    if asked_cuda and active != CUDA:
+        reason = ("the CUDA execution provider is installed but failed to start (missing CUDA "
+                  "or cuDNN libraries, or no usable GPU; ONNX Runtime's log above says which)")
+        if device == "cuda":
+            if strict_device:
+                raise DeviceError(f"CUDA was requested, but {reason}.")
+            warning = f"CUDA was requested, but {reason}; running on the CPU."
+        else:
+            log.info("auto device: %s; using the CPU", reason)
+    info = SessionInfo(session=session, provider=active, warning=warning)
+    if warning:
+        log.warning(warning)
+    _CACHE[key] = info
+    return info

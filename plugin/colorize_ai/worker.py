@@ -1,0 +1,181 @@
+"""python -m colorize_ai.worker: the engine process the GIMP front ends talk to.
+
+One JSON request per line on standard input; JSON lines on standard output: progress lines,
+then one response per request (protocol: docs/ARCHITECTURE.md). Tracebacks and everything
+native libraries print go to the log file, never into a response's message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, TextIO
+
+import numpy as np
+
+from .errors import BadRequest, ColorizeError
+from .logs import log_to_file
+from .model import load_model
+from .pipeline import colorize
+from .registry import list_models
+
+log = logging.getLogger("colorize_ai.worker")
+
+DTYPES = {"uint8": np.uint8, "uint16": np.uint16, "float32": np.float32}
+OPTIONS = {"strength": float, "render_size": int, "fit": str, "interpolation": str}
+
+Emit = Callable[[dict], None]
+
+
+def _field(request: dict, name: str, kind: type) -> Any:
+    value = request.get(name)
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise BadRequest(f"The request's '{name}' is missing or not a {kind.__name__}.")
+    return value
+
+
+def _read_pixels(request: dict) -> np.ndarray:
+    width, height = _field(request, "width", int), _field(request, "height", int)
+    channels = _field(request, "channels", int)
+    dtype = DTYPES.get(request.get("dtype"))
+    if dtype is None:
+        raise BadRequest(f"The request's dtype must be one of {', '.join(DTYPES)}.")
+    if width < 1 or height < 1 or channels not in (1, 2, 3, 4):
+        raise BadRequest(f"Bad image shape {width} x {height} x {channels}.")
+    path = _field(request, "input", str)
+    expected = width * height * channels * np.dtype(dtype).itemsize
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        raise BadRequest(f"The input buffer {path} cannot be read.") from None
+    if size != expected:
+        raise BadRequest(f"The input buffer holds {size} bytes; {width} x {height} x {channels} "
+                         f"{request['dtype']} needs {expected}.")
+    pixels = np.fromfile(path, dtype=dtype).reshape(height, width, channels)
+    return pixels[..., 0] if channels == 1 else pixels
+
+
+def _write_private(path: str, pixels: np.ndarray) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(np.ascontiguousarray(pixels).tobytes())
+
+
+def colorize_request(request: dict, emit: Emit) -> dict:
+    """Run one colorize request; the response for it (errors are raised)."""
+    start = time.perf_counter()
+    output = _field(request, "output", str)
+    options = request.get("options") or {}
+    if not isinstance(options, dict):
+        raise BadRequest("The request's 'options' must be an object.")
+    unknown = set(options) - set(OPTIONS)
+    if unknown:
+        raise BadRequest(f"Unknown option(s): {', '.join(sorted(unknown))}.")
+    try:
+        kwargs = {k: OPTIONS[k](v) for k, v in options.items()}
+    except (TypeError, ValueError):
+        raise BadRequest("The request's options have values of the wrong type.") from None
+    model_id = request.get("model")
+    if model_id is not None and not isinstance(model_id, str):
+        raise BadRequest("The request's 'model' must be a model id.")
+
+    pixels = _read_pixels(request)
+    t = time.perf_counter()
+    model = load_model(model_id, device=request.get("device", "auto"),
+                       threads=request.get("threads"),
+                       strict_device=bool(request.get("strict_device")))
+    load_time = time.perf_counter() - t
+    timings: dict = {}
+
+    def progress(fraction: float, stage: str) -> None:
+        emit({"id": request.get("id"), "progress": round(fraction, 3), "stage": stage})
+
+    result = colorize(pixels, model, progress=progress, timings=timings, **kwargs)
+    try:
+        _write_private(output, result)
+    except OSError as exc:
+        raise BadRequest(f"The result cannot be written to {output} ({exc.strerror}).") from None
+    timings.update(load=load_time, total=time.perf_counter() - start)
+    response = {"id": request.get("id"), "ok": True, "output": output,
+                "channels": result.shape[2], "model": model.spec.id,
+                "model_name": model.spec.name, "provider": model.provider,
+                "timings": {k: round(v, 4) for k, v in timings.items()}}
+    if model.info.warning:
+        response["warning"] = model.info.warning
+    return response
+
+
+def info_request(request: dict) -> dict:
+    import onnxruntime as ort
+
+    return {"id": request.get("id"), "ok": True, "providers": ort.get_available_providers(),
+            "onnxruntime": ort.__version__,
+            "models": [{"id": s.id, "name": s.name, "installed": s.installed,
+                        "folder": str(s.folder), "install": s.install}
+                       for s in list_models()]}
+
+
+def handle(line: str, emit: Emit, logfile: Path | None) -> dict:
+    request: dict = {}
+    try:
+        try:
+            request = json.loads(line)
+        except ValueError:
+            raise BadRequest("The request is not valid JSON.") from None
+        if not isinstance(request, dict):
+            raise BadRequest("The request must be a JSON object.")
+        if request.get("command", "colorize") == "info":
+            return info_request(request)
+        if request.get("command", "colorize") != "colorize":
+            raise BadRequest(f"Unknown command '{request['command']}'.")
+        return colorize_request(request, emit)
+    except Exception as exc:
+        output = request.get("output")
+        if isinstance(output, str) and os.path.isfile(output):
+            os.unlink(output)  # never leave a half-written result behind
+        if isinstance(exc, ColorizeError):
+            log.info("request %s failed: %s", request.get("id"), exc)
+            return {"id": request.get("id"), "ok": False, "error": exc.kind, "message": str(exc)}
+        if isinstance(exc, MemoryError):
+            return {"id": request.get("id"), "ok": False, "error": "bad-input",
+                    "message": "Not enough memory to colorize this image."}
+        log.exception("request %s crashed", request.get("id"))
+        where = f" Details are in {logfile}." if logfile else ""
+        return {"id": request.get("id"), "ok": False, "error": "internal",
+                "message": f"The colorization engine failed unexpectedly "
+                           f"({type(exc).__name__}).{where}"}
+
+
+def serve(lines: TextIO, out: TextIO, logfile: Path | None) -> None:
+    def emit(message: dict) -> None:
+        out.write(json.dumps(message) + "\n")
+        out.flush()
+
+    for line in lines:
+        if line.strip():
+            emit(handle(line, emit, logfile))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m colorize_ai.worker", description=__doc__)
+    parser.add_argument("--log", help="log file (default: the user's colorize-ai log folder)")
+    args = parser.parse_args(argv)
+    logfile = log_to_file("worker", args.log)
+    protocol = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
+    # Whatever Python code or native libraries print must not corrupt the protocol stream.
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    if logfile:
+        with open(logfile, "ab") as f:
+            os.dup2(f.fileno(), sys.stderr.fileno())
+    log.info("worker started (pid %d, python %s)", os.getpid(), sys.version.split()[0])
+    serve(sys.stdin, protocol, logfile)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
