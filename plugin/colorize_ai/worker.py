@@ -124,11 +124,12 @@ def handle(line: str, emit: Emit, logfile: Path | None) -> dict:
     request: dict = {}
     try:
         try:
-            request = json.loads(line)
+            message = json.loads(line)
         except ValueError:
             raise BadRequest("The request is not valid JSON.") from None
-        if not isinstance(request, dict):
+        if not isinstance(message, dict):
             raise BadRequest("The request must be a JSON object.")
+        request = message
         if request.get("command", "colorize") == "info":
             return info_request(request)
         if request.get("command", "colorize") != "colorize":
