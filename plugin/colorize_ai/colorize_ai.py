@@ -168,7 +168,7 @@ def apply_results(image, source, responses, fmt, mask_selection):
         if image.get_base_type() != Gimp.ImageBaseType.RGB:
             image.convert_rgb()
             Gimp.message("Colorize (AI) converted the image to RGB so that it can hold colour.")
-        for response in reversed(responses):
+        for response in responses:  # each goes directly above the source: first on top
             add_result_layer(image, source, response, fmt, mask_selection)
     finally:
         image.undo_group_end()

@@ -1,0 +1,70 @@
+"""Drive a real GIMP 3 inside the cached Debian 13 root: install with installer.py, run batch
+scripts with gimp-console-3.0, read back what they wrote."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from rootfs import WHEEL_DIR, ensure_rootfs, mounted
+
+REPO = Path(__file__).resolve().parents[2]
+GIMP_DIR = Path(__file__).resolve().parent
+WORK = "/tmp/e2e"  # inside the root
+SOURCE = "/opt/colorize-ai-src"  # the checkout, copied into the root
+HOME = WORK + "/home"
+PROFILE = WORK + "/profile"
+MODELS = WORK + "/models"
+OUT = WORK + "/out"
+VENV_PYTHON = HOME + "/.local/share/colorize-ai/venv/bin/python"
+IGNORE = shutil.ignore_patterns(".git", ".venv", "__pycache__", "*.egg-info", "build",
+                                ".pytest_cache", ".ruff_cache", "*.onnx")
+
+
+class GimpRoot:
+    """The root file system with proc mounted, a copy of the checkout and a work folder."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def path(self, inside: str) -> Path:
+        return self.root / inside.lstrip("/")
+
+    def env(self, **extra: str) -> list[str]:
+        base = {"HOME": HOME, "PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8",
+                "GIMP3_DIRECTORY": PROFILE, "COLORIZE_AI_MODELS": MODELS,
+                "XDG_STATE_HOME": HOME + "/state"}
+        base.update(extra)
+        return ["/usr/bin/env", "-i"] + [f"{k}={v}" for k, v in base.items()]
+
+    def run(self, args: list[str], timeout: float = 600, stdin: bytes | None = None,
+            **env: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["chroot", str(self.root)] + self.env(**env) + args,
+                              input=stdin, capture_output=True, timeout=timeout)
+
+    def fresh_work(self) -> None:
+        shutil.rmtree(self.path(WORK), ignore_errors=True)
+        for folder in (HOME, PROFILE, MODELS, OUT):
+            self.path(folder).mkdir(parents=True)
+        shutil.rmtree(self.path(SOURCE), ignore_errors=True)
+        shutil.copytree(REPO, self.path(SOURCE), ignore=IGNORE)
+
+    def install(self, *args: str) -> subprocess.CompletedProcess:
+        return self.run(["python3", SOURCE + "/installer.py", "--wheels", "/" + WHEEL_DIR,
+                         *args])
+
+    def batch(self, script: str, timeout: float = 300) -> subprocess.CompletedProcess:
+        """Run a Python batch script in gimp-console-3.0 (one GIMP start)."""
+        return self.run(["gimp-console-3.0", "-i", "-n", "--batch-interpreter=python-fu-eval",
+                         "-b", "-", "--quit"], timeout=timeout,
+                        stdin=(GIMP_DIR / script).read_bytes())
+
+
+def gimp_root() -> tuple[GimpRoot, object]:
+    """A ready root (built or reused) with proc mounted; call close() on the second value."""
+    root = ensure_rootfs(python=sys.executable)
+    context = mounted(root)
+    context.__enter__()
+    return GimpRoot(root), context
