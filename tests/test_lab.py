@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from skimage import color
 
-from colorize_ai.lab import grey_to_l, lab_to_rgb, rgb_to_lab
+from colorize_ai.lab import grey_to_l, lab_to_rgb, rgb_to_lab, srgb_lightness
 
 
 def _colours() -> np.ndarray:
@@ -44,3 +44,19 @@ def test_grey_to_l_is_the_l_of_neutral_grey():
     g = np.linspace(0, 1, 256, dtype=np.float32)[None]
     expected = color.rgb2lab(np.repeat(g[..., None], 3, axis=2).astype(np.float64))[..., 0]
     assert np.abs(grey_to_l(g) - expected).max() < 0.5
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+def test_srgb_lightness_is_exact(dtype):
+    rng = np.random.default_rng(1)
+    top = 1.0 if dtype == np.float32 else np.iinfo(dtype).max
+    pixels = (rng.random((64, 64, 4)) * top).astype(dtype)
+    pixels[0, :8, :3] = np.array(list(itertools.product([0, top], repeat=3)), dtype)
+    rgb = pixels[..., :3].astype(np.float64) / top
+    expected = color.rgb2lab(rgb)[..., 0]
+    assert np.abs(srgb_lightness(pixels) - expected).max() < 0.01
+    assert np.abs(srgb_lightness(pixels) - rgb_to_lab(rgb)[..., 0]).max() < 0.5  # OpenCV's
+    grey = pixels[..., 0]
+    expected_grey = color.rgb2lab(np.repeat(grey[..., None], 3, 2).astype(np.float64)
+                                  / top)[..., 0]
+    assert np.abs(srgb_lightness(grey) - expected_grey).max() < 0.01

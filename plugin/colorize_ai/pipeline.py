@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from .errors import BadInput, BadRequest
-from .lab import grey_to_l, lab_to_rgb, rgb_to_lab
+from .lab import grey_to_l, lab_to_rgb, rgb_to_lab, srgb_lightness
 from .model import Model
 
 FITS = ("stretch", "keep-aspect")
@@ -36,13 +36,22 @@ def _to_float(pixels: np.ndarray, scale: float) -> np.ndarray:
 
 
 def _from_float(rgb: np.ndarray, dtype: np.dtype, scale: float) -> np.ndarray:
+    """[0, 1] floats -> the photo's dtype, rounded."""
     if dtype == np.float32:
         return rgb
+    if dtype == np.uint8:
+        return cv2.convertScaleAbs(rgb, alpha=scale)  # one pass; rgb is already >= 0
     return np.rint(rgb * np.float32(scale)).astype(dtype)
 
 
+def _full_l(pixels: np.ndarray, colour: bool) -> np.ndarray:
+    """L of full-resolution pixels (the fast, exact path)."""
+    return srgb_lightness(pixels if colour or pixels.ndim == 2 else pixels[..., 0])
+
+
 def _l_plane(pixels: np.ndarray, colour: bool, scale: float) -> np.ndarray:
-    """L (float32, [0, 100]) of grey, grey+alpha, RGB or RGBA pixels."""
+    """L (float32, [0, 100]) of grey, grey+alpha, RGB or RGBA pixels, through OpenCV's Lab as
+    the reference pipelines compute the models' input."""
     if pixels.ndim == 2:
         return grey_to_l(_to_float(pixels, scale))
     if colour:
@@ -76,8 +85,8 @@ def _resize_rows(wide: np.ndarray, y0: int, y1: int, dst_rows: int, cubic: bool)
     resize whose first, horizontal pass produced `wide`)."""
     indices, weights = _row_weights(np.arange(y0, y1, dtype=np.float64), wide.shape[0],
                                     dst_rows, cubic)
-    out = np.zeros((y1 - y0,) + wide.shape[1:], np.float32)
-    for idx, w in zip(indices, weights):
+    out = wide[indices[0]] * weights[0][:, None, None]
+    for idx, w in zip(indices[1:], weights[1:]):
         out += wide[idx] * w[:, None, None]
     return out
 
@@ -144,15 +153,14 @@ def colorize(image: np.ndarray, model: Model, *, strength: float = 1.0, render_s
     wide = cv2.resize(ab, (width, ab.shape[0]), interpolation=INTERPOLATIONS[interpolation])
     out = np.empty((height, width, 4 if alpha else 3), image.dtype)
     band = max(1, BAND_PIXELS // width)
-    lab = np.empty((band, width, 3), np.float32)
     for y0 in range(0, height, band):
         y1 = min(height, y0 + band)
-        part = lab[: y1 - y0]
-        part[..., 0] = _l_plane(image[y0:y1], colour, scale)
-        part[..., 1:] = _resize_rows(wide, y0, y1, height, cubic)
-        out[y0:y1, :, :3] = _from_float(lab_to_rgb(part), image.dtype, scale)
-        if alpha:
-            out[y0:y1, :, 3] = image[y0:y1, :, -1]
+        lab = cv2.merge([_full_l(image[y0:y1], colour), _resize_rows(wide, y0, y1, height, cubic)])
+        rgb = _from_float(lab_to_rgb(lab), image.dtype, scale)
+        if alpha:  # whole rows of `out` are contiguous: OpenCV writes them in place
+            cv2.merge([rgb, image[y0:y1, :, -1]], dst=out[y0:y1])
+        else:
+            out[y0:y1] = rgb
         report(0.5 + 0.5 * y1 / height, "compose")
     clock["compose"] = time.perf_counter() - t
     clock["total"] = time.perf_counter() - start

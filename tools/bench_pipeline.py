@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""Time and measure the engine's colorize() on big photos: per-stage times and peak memory.
+
+    python tools/bench_pipeline.py [--model ID] [--sizes 1 12 50 100] [--runs 3]
+
+Each size runs in a fresh process, so its peak RSS (the kernel's high-water mark) belongs
+to that size alone. The photo is an RGBA uint8 image with smooth content; the first run
+is a warm-up and the median of the others is reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+
+def _photo(megapixels: float):
+    import numpy as np
+
+    width = int(round((megapixels * 1e6 * 4 / 3) ** 0.5))
+    height = int(round(megapixels * 1e6 / width))
+    rows = np.linspace(0, 255, height, dtype=np.float32)[:, None]
+    cols = np.linspace(0, 255, width, dtype=np.float32)[None, :]
+    image = np.empty((height, width, 4), np.uint8)
+    for c in range(3):  # built channel by channel so the set-up itself stays small
+        image[..., c] = ((rows * (c + 1) + cols) % 256).astype(np.uint8)
+    image[..., 3] = 255
+    return image
+
+
+def measure(model_id: str | None, megapixels: float, runs: int) -> dict:
+    """In this process: colorize a photo `runs` times; times and peak RSS."""
+    from colorize_ai.model import load_model
+    from colorize_ai.pipeline import colorize
+
+    model = load_model(model_id, device="cpu")
+    image = _photo(megapixels)
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    samples = []
+    for _ in range(runs):
+        timings: dict = {}
+        start = time.perf_counter()
+        out = colorize(image, model, timings=timings)
+        timings["wall"] = time.perf_counter() - start
+        samples.append(timings)
+        del out
+    timed = samples[1:] or samples
+    median = {k: statistics.median(s[k] for s in timed) for k in timed[0]}
+    return {"megapixels": image.shape[0] * image.shape[1] / 1e6,
+            "shape": list(image.shape), "model": model.spec.id, "provider": model.provider,
+            "input_mb": image.nbytes / 1e6, "rss_before_mb": rss_before / 1024,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            **{f"{k}_s": v for k, v in median.items()}}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", help="model id (default: the default installed model)")
+    parser.add_argument("--sizes", type=float, nargs="+", default=[1, 12, 50, 100],
+                        help="photo sizes in megapixels")
+    parser.add_argument("--runs", type=int, default=3, help="runs per size, first is warm-up")
+    parser.add_argument("--json", help="also write the results to this JSON file")
+    parser.add_argument("--child", type=float, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.child is not None:
+        print(json.dumps(measure(args.model, args.child, args.runs)))
+        return 0
+
+    results = []
+    for size in args.sizes:
+        cmd = [sys.executable, __file__, "--child", str(size), "--runs", str(args.runs)]
+        if args.model:
+            cmd += ["--model", args.model]
+        run = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        results.append(json.loads(run.stdout.strip().splitlines()[-1]))
+
+    print(f"machine: {platform.processor() or platform.machine()}, "
+          f"{platform.python_implementation()} {platform.python_version()}; "
+          f"model {results[0]['model']} on {results[0]['provider']}")
+    print("| photo | total (s) | model (s) | everything else (s) | other share | "
+          "input (MB) | peak RSS (MB) |")
+    print("|---|---|---|---|---|---|---|")
+    for r in results:
+        other = r["total_s"] - r["model_s"]
+        print(f"| {r['megapixels']:.0f} MP {r['shape'][1]}x{r['shape'][0]} RGBA u8 | "
+              f"{r['total_s']:.2f} | {r['model_s']:.3f} | {other:.2f} | "
+              f"{100 * other / r['total_s']:.0f} % | {r['input_mb']:.0f} | "
+              f"{r['peak_rss_mb']:.0f} |")
+    print("\nstages (median, s): " + "; ".join(
+        f"{r['megapixels']:.0f} MP: prepare {r['prepare_s']:.2f}, model {r['model_s']:.3f}, "
+        f"compose {r['compose_s']:.2f}" for r in results))
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(results, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
