@@ -1,0 +1,123 @@
+"""tools/dataset.py: the photograph rule, picture grouping, splits and a build on fake packages."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+import dataset  # noqa: E402
+
+
+def photo_like(seed: int, h: int = 480, w: int = 640) -> np.ndarray:
+    """Smooth colour gradients plus fine texture: what the rule should call a photograph."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    phase = rng.uniform(0, 6, 3)
+    base = np.stack([np.sin(xx / (60 + 30 * i) + phase[i]) * np.cos(yy / (80 + 20 * i))
+                     for i in range(3)], -1)
+    texture = cv2.GaussianBlur(rng.normal(0, 1, (h, w, 3)).astype(np.float32), (0, 0), 1.2)
+    img = 128 + 80 * base + 40 * texture
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def flat_graphic(h: int = 480, w: int = 640) -> np.ndarray:
+    img = np.zeros((h, w, 3), np.uint8)
+    img[:, : w // 2] = (200, 30, 40)
+    img[h // 2 :, w // 2 :] = (20, 90, 220)
+    return img
+
+
+def test_colourfulness_is_zero_for_grey_and_grows_with_colour():
+    grey = np.full((32, 32, 3), 120, np.uint8)
+    assert dataset.colourfulness(grey) == 0.0
+    assert dataset.colourfulness(flat_graphic(64, 64)) > 50
+
+
+def test_photo_rule_keeps_photographs_and_names_why_others_go():
+    assert dataset.photo_verdict(dataset.image_stats(photo_like(1))) == "photo"
+    assert "few colours" in dataset.photo_verdict(dataset.image_stats(flat_graphic()))
+    grey = np.repeat(photo_like(2)[..., :1], 3, axis=2)
+    assert "nearly grey" in dataset.photo_verdict(dataset.image_stats(grey))
+    smooth = cv2.GaussianBlur(photo_like(3), (0, 0), 8)
+    assert dataset.photo_verdict(dataset.image_stats(smooth)).startswith("dropped")
+
+
+def test_difference_hash_matches_resolutions_and_separates_pictures():
+    big = photo_like(4)
+    small = cv2.resize(big, (320, 240), interpolation=cv2.INTER_AREA)
+    other = photo_like(5)
+
+    def distance(a, b):
+        return bin(dataset.difference_hash(a) ^ dataset.difference_hash(b)).count("1")
+
+    assert distance(big, small) <= dataset.MAX_HASH_DISTANCE
+    assert distance(big, other) > dataset.MAX_HASH_DISTANCE
+
+
+def test_split_is_deterministic_and_follows_the_shares():
+    ids = [f"pkg/picture-{i}" for i in range(3000)]
+    splits = [dataset.split_of(i) for i in ids]
+    assert splits == [dataset.split_of(i) for i in ids]
+    for name, share in dataset.SPLITS:
+        assert abs(splits.count(name) / len(ids) - share / 100) < 0.03
+
+
+def test_plasma_resolutions_are_one_picture_and_opencv_stereo_pairs_too():
+    a = dataset.picture_id("plasma-workspace-wallpapers",
+                           "usr/share/wallpapers/Path/contents/images/1920x1080.jpg")
+    b = dataset.picture_id("plasma-workspace-wallpapers",
+                           "usr/share/wallpapers/Path/contents/images/5120x2880.jpg")
+    assert a == b
+    left = dataset.picture_id("opencv-doc", "usr/share/doc/opencv-doc/examples/data/aloeL.jpg")
+    right = dataset.picture_id("opencv-doc", "usr/share/doc/opencv-doc/examples/data/aloeR.jpg")
+    assert left == right
+
+
+def test_reviewed_lists_match_every_size_of_a_file():
+    key = dataset._review_key("mate-backgrounds",
+                              "usr/share/backgrounds/mate/abstract/Elephants_3840x2160.jpg")
+    assert dataset.photo_verdict({}, key) == "dropped: not a photograph (reviewed)"
+
+
+def test_build_on_fake_packages(tmp_path, monkeypatch):
+    root = tmp_path / "extract" / "fake-backgrounds" / "usr/share/backgrounds"
+    root.mkdir(parents=True)
+    pictures = {f"photo{i}": photo_like(10 + i, 600, 800) for i in range(6)}
+    for name, rgb in pictures.items():
+        Image.fromarray(rgb).save(root / f"{name}.png")
+    # The same picture again, smaller and as JPEG: must collapse into the big one.
+    Image.fromarray(cv2.resize(pictures["photo0"], (400, 300))).save(root / "copy.jpg", quality=95)
+    Image.fromarray(flat_graphic()).save(root / "flat.png")
+    Image.fromarray(photo_like(30, 100, 120)).save(root / "thumb.png")
+    monkeypatch.setattr(dataset, "PACKAGES", {"fake-backgrounds": ("usr/share/backgrounds",)})
+    monkeypatch.setattr(dataset, "SKIMAGE_PHOTOS", ())
+    monkeypatch.setattr(dataset, "OPENCV_HTML_PHOTOS", ())
+
+    out = tmp_path / "data"
+    candidates = dataset.build(tmp_path, out)
+    verdicts = {Path(c.path).name: c.verdict for c in candidates}
+    assert "few colours" in verdicts["flat.png"]
+    assert "short side" in verdicts["thumb.png"]
+    assert verdicts["copy.jpg"].startswith("dropped: same picture as")
+    index = json.loads((out / "index.json").read_text())
+    assert sorted(Path(e["path"]).name for e in index) == sorted(f"{n}.png" for n in pictures)
+    for entry in index:
+        assert entry["split"] == dataset.split_of(entry["picture"])
+        with Image.open(out / entry["file"]) as im:
+            assert min(im.size) == dataset.SHORT_SIDE
+
+
+@pytest.mark.parametrize("alpha", [0, 255])
+def test_transparent_files_are_refused(tmp_path, alpha):
+    rgba = np.dstack([photo_like(7, 300, 300), np.full((300, 300), 255, np.uint8)])
+    rgba[:10, :10, 3] = alpha
+    Image.fromarray(rgba).save(tmp_path / "x.png")
+    loaded = dataset.load_rgb(tmp_path / "x.png")
+    assert (loaded is None) == (alpha == 0)

@@ -1,0 +1,108 @@
+"""tools/evaluate.py: the metrics, the grey reference, and a run on a tiny registered model."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+onnx = pytest.importorskip("onnx")
+pytest.importorskip("onnxruntime")
+pytest.importorskip("skimage")
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tools"))
+import evaluate  # noqa: E402
+from converters.common import save_model  # noqa: E402
+
+
+def test_psnr_of_a_known_error():
+    a = np.full((8, 8, 3), 100, np.uint8)
+    assert evaluate.psnr(a, a) == 100.0
+    assert evaluate.psnr(a, a + 1) == pytest.approx(20 * np.log10(255), abs=1e-9)
+
+
+def test_colourfulness_of_grey_is_zero():
+    assert evaluate.colourfulness(np.full((8, 8, 3), 77, np.uint8)) == 0.0
+    red = np.zeros((8, 8, 3), np.uint8)
+    red[..., 0] = 200
+    assert evaluate.colourfulness(red) > 50
+
+
+def test_grey_output_keeps_lightness_and_drops_colour():
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (16, 16, 3)).astype(np.uint8)
+    grey = evaluate.grey_output(rgb)
+    assert (np.ptp(grey.astype(int), axis=2) <= 1).all()
+    luma = rgb @ np.array([0.2126, 0.7152, 0.0722])
+    assert np.corrcoef(luma.ravel(), grey[..., 0].ravel())[0, 1] > 0.95
+
+
+def test_square_crops_the_centre():
+    rgb = np.zeros((100, 300, 3), np.uint8)
+    rgb[:, 100:200] = 255
+    out = evaluate.square(rgb, 50)
+    assert out.shape == (50, 50, 3) and out.min() == 255
+
+
+def tint_model(folder: Path, a: float, b: float) -> None:
+    """A 'baseline' model that paints every pixel with one ab, tanh-encoded."""
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Mul", ["L", "zero"], ["z"]),
+         helper.make_node("Add", ["z", "ta"], ["ca"]),
+         helper.make_node("Add", ["z", "tb"], ["cb"]),
+         helper.make_node("Concat", ["ca", "cb"], ["ab"], axis=1)],
+        "tint",
+        [helper.make_tensor_value_info("L", TensorProto.FLOAT, [1, 1, "h", "w"])],
+        [helper.make_tensor_value_info("ab", TensorProto.FLOAT, [1, 2, "h", "w"])],
+        [helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0]),
+         helper.make_tensor("ta", TensorProto.FLOAT, [], [a / 128]),
+         helper.make_tensor("tb", TensorProto.FLOAT, [], [b / 128])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    save_model(model, folder, {
+        "id": "tint", "name": "Tint", "family": "baseline", "file": "tint.onnx",
+        "input": {"name": "L", "size": 64, "multiple": 4, "l_offset": 0.0, "l_divisor": 1.0},
+        "output": {"name": "ab", "ab_scale": 128.0, "decoding": "tanh"},
+        "license": "MIT", "provenance": "test", "description": "test"})
+
+
+def test_evaluation_of_a_tint_model_on_photos(tmp_path):
+    tint_model(tmp_path / "models", 30.0, 40.0)
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    rng = np.random.default_rng(1)
+    for i in range(3):
+        base = rng.integers(0, 256, (1, 1, 3)) * np.ones((48, 80, 1))
+        Image.fromarray(np.clip(base + rng.normal(0, 20, base.shape), 0, 255)
+                        .astype(np.uint8)).save(photos / f"{i}.png")
+    out = tmp_path / "docs"
+    code = evaluate.main(["--images", str(photos), "--models", "tint", "--size", "32",
+                          "--folders", str(tmp_path / "models"), "--out", str(out)])
+    assert code == 0
+    summary = json.loads((out / "evaluation.json").read_text())
+    grey, tint = summary["models"][evaluate.GREY], summary["models"]["tint"]
+    assert summary["images"] == 3 and len(tint["per_image"]) == 3
+    assert grey["colourfulness"] < 1.0 < tint["colourfulness"]
+    first = evaluate.square(np.asarray(Image.open(photos / "0.png")), 32)
+    assert grey["per_image"][0]["psnr"] == pytest.approx(
+        evaluate.psnr(first, evaluate.grey_output(first)))
+    assert "| tint |" in (out / "EVALUATION.md").read_text()
+    with Image.open(out / "contact_sheet.png") as sheet:
+        assert sheet.size == (3 * 128, 16 + 3 * 128)
+
+
+def test_unknown_model_is_a_clear_error(tmp_path, capsys):
+    (tmp_path / "p").mkdir()
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "p" / "a.png")
+    code = evaluate.main(["--images", str(tmp_path / "p"), "--models", "nope",
+                          "--folders", str(tmp_path), "--out", str(tmp_path / "o")])
+    assert code == 1
+    assert "nope" in capsys.readouterr().err

@@ -1,0 +1,141 @@
+"""tools/train.py: the architectures, Zhang et al.'s class loss, training, resuming and export."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch", reason="torch is in the `train` extra")
+ort = pytest.importorskip("onnxruntime")
+pytest.importorskip("onnx")
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tools"))
+import train  # noqa: E402
+
+BINS = REPO.parent / "shared" / "fixtures" / "zhang-eccv16" / "pts_in_hull.npy"
+needs_bins = pytest.mark.skipif(not BINS.exists(),
+                                reason=f"{BINS} is missing (../shared beside the repo)")
+
+
+def test_baseline_is_the_documented_architecture():
+    net = train.build("baseline")
+    assert sum(p.numel() for p in net.parameters()) == 231_682
+    convs = [m for m in net if isinstance(m, torch.nn.Conv2d)]
+    assert [c.out_channels for c in convs] == [32, 32, 64, 64, 128, 64, 32, 2]
+    out = net(torch.zeros(1, 1, 64, 96))
+    assert out.shape == (1, 2, 64, 96)
+
+
+def test_classes_net_predicts_313_bins_at_a_quarter_size():
+    out = train.build("classes", width=8)(torch.zeros(2, 1, 64, 96))
+    assert out.shape == (2, 313, 16, 24)
+
+
+@needs_bins
+def test_soft_encoding_spreads_over_five_nearest_bins():
+    bins = torch.from_numpy(train.load_bins(BINS))
+    ab = torch.stack([bins[10], bins[200]], 1).reshape(1, 2, 2, 1)
+    target, nearest = train.soft_encode(ab, bins)
+    assert target.shape == (1, 313, 2, 1)
+    assert torch.allclose(target.sum(1), torch.ones(1, 2, 1))
+    assert ((target > 0).sum(1) == 5).all()
+    assert nearest.flatten().tolist() == [10, 200]
+    assert target[0, 10, 0, 0] == target[0, :, 0, 0].max()
+
+
+@needs_bins
+def test_rebalancing_favours_rare_colours_with_unit_expectation():
+    bins = train.load_bins(BINS)
+    rng = np.random.default_rng(0)
+    greyish = [np.clip(rng.normal(128, 20, (64, 64, 3)), 0, 255).astype(np.uint8)
+               for _ in range(3)]
+    prior = train.colour_prior(greyish, bins)
+    assert prior.shape == (313,) and abs(prior.sum() - 1) < 1e-6
+    weights = train.rebalance_weights(prior)
+    assert abs((prior * weights).sum() - 1) < 1e-5
+    common, rare = prior.argmax(), prior.argmin()
+    assert weights[rare] > weights[common]
+
+
+def write_photos(folder: Path, count: int, seed: int) -> None:
+    import cv2
+
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(seed)
+    for i in range(count):
+        img = rng.integers(0, 255, (1, 1, 3)) * np.ones((96, 128, 1))
+        img[40:, :, :] = rng.integers(0, 255, 3)
+        img += rng.normal(0, 8, img.shape)
+        cv2.imwrite(str(folder / f"{i}.jpg"), np.clip(img, 0, 255).astype(np.uint8))
+
+
+@pytest.fixture
+def tiny_data(tmp_path):
+    write_photos(tmp_path / "data" / "train", 3, 0)
+    write_photos(tmp_path / "data" / "val", 1, 1)
+    return tmp_path
+
+
+def run_args(root: Path, arch: str, steps: int, *extra: str) -> list[str]:
+    return ["train", "--id", f"tiny-{arch}", "--arch", arch, "--width", "8",
+            "--data", str(root / "data"), "--runs", str(root / "runs"), "--bins", str(BINS),
+            "--steps", str(steps), "--crop", "32", "--batch", "2", "--val-size", "32",
+            "--threads", "1", *extra]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("arch", ["baseline", pytest.param("classes", marks=needs_bins)])
+def test_train_resume_export_and_onnx_matches_torch(tiny_data, arch):
+    root = tiny_data
+    assert train.main(run_args(root, arch, 2)) == 0
+    assert train.main(run_args(root, arch, 4, "--resume")) == 0
+    ckpt = torch.load(root / "runs" / f"tiny-{arch}" / "last.pt", weights_only=False)
+    assert ckpt["state"]["step"] == 4
+    assert len(ckpt["state"]["log"]) >= 2
+
+    models = root / "models"
+    assert train.main(["export", "--id", f"tiny-{arch}", "--runs", str(root / "runs"),
+                       "--out", str(models), "--name", "Tiny", "--description", "test"]) == 0
+    entry = json.loads((models / "manifest.json").read_text())["models"][0]
+    assert entry["id"] == f"tiny-{arch}" and entry["size_bytes"] > 0
+    assert entry["output"]["decoding"] == ("tanh" if arch == "baseline" else "annealed-mean")
+
+    net = train.build(arch, 8)
+    net.load_state_dict(ckpt["model"])
+    bins = ckpt["extra"]["bins"].numpy() if arch == "classes" else None
+    module = train.export_module(arch, net, bins)
+    session = ort.InferenceSession(str(models / entry["file"]),
+                                   providers=["CPUExecutionProvider"])
+    x = np.random.default_rng(3).uniform(-1, 1, (1, 1, 40, 72)).astype(np.float32)
+    (got,) = session.run(["ab"], {"L": x})
+    with torch.no_grad():
+        want = module(torch.from_numpy(x)).numpy()
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, atol=1e-3 * max(1.0, np.abs(want).max()))
+    if arch == "classes":
+        assert got.shape == (1, 2, 10, 18)
+        assert np.abs(got).max() <= np.abs(bins).max() + 1e-3
+
+
+@pytest.mark.slow
+def test_baseline_learns_a_colour(tmp_path):
+    """A few dozen steps on one flat-coloured picture: the loss must fall."""
+    import cv2
+
+    for split in ("train", "val"):
+        (tmp_path / "data" / split).mkdir(parents=True)
+        cv2.imwrite(str(tmp_path / "data" / split / "a.png"),
+                    np.full((64, 64, 3), (40, 160, 220), np.uint8))
+    args = run_args(tmp_path, "baseline", 40, "--lr", "0.003")
+    assert train.main(args) == 0
+    log = torch.load(tmp_path / "runs" / "tiny-baseline" / "last.pt",
+                     weights_only=False)["state"]["log"]
+    first = train._validate(train.build("baseline"), "baseline",
+                            [cv2.imread(str(tmp_path / "data" / "val" / "a.png"))[..., ::-1]],
+                            {})
+    assert log[-1]["val_loss"] < 0.5 * first

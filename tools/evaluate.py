@@ -1,0 +1,185 @@
+"""Evaluate registered models on a folder of colour photographs, each made grey as input.
+
+    python tools/evaluate.py --images /work/cache/data/test --models baseline-ours classes-ours \
+        --size 256 --out docs
+
+For every photo (centre square, resized to size x size) and every model: PSNR on 8-bit sRGB,
+SSIM (scikit-image), and Hasler and Suesstrunk colourfulness, with the trivial grey output
+(ab = 0) as a reference row. Writes out/EVALUATION.md, out/evaluation.json and
+out/contact_sheet.png (grey input | each model | ground truth).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, ImageDraw
+
+GREY = "grey (ab = 0)"
+SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff"}
+
+
+class EvaluationError(Exception):
+    """An evaluation that cannot run; the message says why."""
+
+
+def colourfulness(rgb: np.ndarray) -> float:
+    """Hasler and Suesstrunk (2003) colourfulness M of an 8-bit RGB image."""
+    r, g, b = (rgb[..., i].astype(np.float64) for i in range(3))
+    rg = r - g
+    yb = 0.5 * (r + g) - b
+    return float(np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean()))
+
+
+def psnr(truth: np.ndarray, guess: np.ndarray) -> float:
+    """PSNR in dB of two 8-bit images over all channels (100 dB for identical images)."""
+    mse = np.mean((truth.astype(np.float64) - guess.astype(np.float64)) ** 2)
+    return 100.0 if mse == 0 else float(10 * np.log10(255.0**2 / mse))
+
+
+def ssim(truth: np.ndarray, guess: np.ndarray) -> float:
+    from skimage.metrics import structural_similarity
+
+    return float(structural_similarity(truth, guess, channel_axis=2, data_range=255))
+
+
+def square(rgb: np.ndarray, size: int) -> np.ndarray:
+    """The centre square of a photo, resized to size x size."""
+    h, w = rgb.shape[:2]
+    side = min(h, w)
+    top, left = (h - side) // 2, (w - side) // 2
+    crop = rgb[top : top + side, left : left + side]
+    return cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
+
+
+def grey_output(rgb: np.ndarray) -> np.ndarray:
+    """The photo's own L with ab = 0: what a colorizer that adds no colour returns."""
+    from colorize_ai.lab import lab_to_rgb, rgb_to_lab
+
+    lab = rgb_to_lab(rgb.astype(np.float32) / 255.0)
+    lab[..., 1:] = 0.0
+    return np.rint(lab_to_rgb(lab) * 255.0).astype(np.uint8)
+
+
+def load_photos(folder: Path, size: int, limit: int = 0) -> list[tuple[str, np.ndarray]]:
+    files = sorted(f for f in folder.iterdir() if f.suffix.lower() in SUFFIXES)
+    if not files:
+        raise EvaluationError(f"No photos in {folder}.")
+    photos = []
+    for f in files[: limit or None]:
+        with Image.open(f) as im:
+            photos.append((f.name, square(np.asarray(im.convert("RGB")), size)))
+    return photos
+
+
+def scores(truth: np.ndarray, guess: np.ndarray) -> dict[str, float]:
+    return {"psnr": psnr(truth, guess), "ssim": ssim(truth, guess),
+            "colourfulness": colourfulness(guess)}
+
+
+def evaluate(photos: list[tuple[str, np.ndarray]], model_ids: list[str], size: int,
+             folders: list[str] | None = None) -> tuple[dict, dict[str, list[np.ndarray]]]:
+    """Per-model mean scores and per-image rows, plus every output for the contact sheet."""
+    from colorize_ai.model import load_model
+    from colorize_ai.pipeline import colorize
+
+    runners = {GREY: grey_output}
+    for model_id in model_ids:
+        model = load_model(model_id, device="cpu", folders=folders)
+        runners[model_id] = (
+            lambda rgb, m=model: colorize(rgb, m, render_size=size, fit="stretch"))
+    truth_m = [colourfulness(rgb) for _, rgb in photos]
+    results: dict[str, dict] = {}
+    outputs: dict[str, list[np.ndarray]] = {}
+    for name, run in runners.items():
+        outs = [run(rgb) for _, rgb in photos]
+        rows = [{"image": img, **scores(rgb, out)} for (img, rgb), out in zip(photos, outs)]
+        mean_m = float(np.mean([r["colourfulness"] for r in rows]))
+        results[name] = {
+            "psnr": float(np.mean([r["psnr"] for r in rows])),
+            "ssim": float(np.mean([r["ssim"] for r in rows])),
+            "colourfulness": mean_m,
+            # Ratio of means: a per-image ratio explodes on nearly grey ground truths.
+            "colourfulness_ratio": mean_m / float(np.mean(truth_m)),
+            "per_image": rows,
+        }
+        outputs[name] = outs
+    summary = {"size": size, "images": len(photos),
+               "ground_truth_colourfulness": float(np.mean(truth_m)), "models": results}
+    return summary, outputs
+
+
+def markdown(summary: dict, title: str) -> str:
+    grey = summary["models"][GREY]["psnr"]
+    lines = [
+        f"# {title}", "",
+        f"{summary['images']} photos, centre square at {summary['size']}x{summary['size']}, "
+        "colorized from their L alone. PSNR on 8-bit sRGB per image, averaged; SSIM from "
+        "scikit-image; colourfulness (Hasler and Suesstrunk) as the mean over images, and "
+        f"relative to the ground truth's mean ({summary['ground_truth_colourfulness']:.1f}).", "",
+        "| model | PSNR (dB) | vs grey (dB) | SSIM | colourfulness | of ground truth |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, r in summary["models"].items():
+        lines.append(f"| {name} | {r['psnr']:.2f} | {r['psnr'] - grey:+.2f} | {r['ssim']:.3f} "
+                     f"| {r['colourfulness']:.1f} | {100 * r['colourfulness_ratio']:.0f}% |")
+    return "\n".join(lines) + "\n"
+
+
+def contact_sheet(photos: list[tuple[str, np.ndarray]], outputs: dict[str, list[np.ndarray]],
+                  thumb: int = 128, rows: int = 16) -> Image.Image:
+    """Grid: one row per photo, columns grey input | each model | ground truth."""
+    from colorize_ai.lab import lab_to_rgb, rgb_to_lab
+
+    columns = ["input (grey)"] + [n for n in outputs if n != GREY] + ["ground truth"]
+    header = 16
+    shown = photos[:rows]
+    sheet = Image.new("RGB", (thumb * len(columns), header + thumb * len(shown)), "white")
+    draw = ImageDraw.Draw(sheet)
+    for c, label in enumerate(columns):
+        draw.text((c * thumb + 3, 2), label[:22], fill="black")
+    for r, (_, rgb) in enumerate(shown):
+        lab = rgb_to_lab(rgb.astype(np.float32) / 255.0)
+        grey_l = np.rint(lab_to_rgb(np.dstack([lab[..., :1], np.zeros_like(lab[..., 1:])]))
+                         * 255).astype(np.uint8)
+        cells = [grey_l] + [outputs[n][r] for n in columns[1:-1]] + [rgb]
+        for c, cell in enumerate(cells):
+            small = cv2.resize(cell, (thumb, thumb), interpolation=cv2.INTER_AREA)
+            sheet.paste(Image.fromarray(small), (c * thumb, header + r * thumb))
+    return sheet
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--images", type=Path, required=True, help="folder of colour photos")
+    parser.add_argument("--models", nargs="+", required=True, help="model ids")
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--limit", type=int, default=0, help="first N photos only")
+    parser.add_argument("--folders", nargs="*", default=None, help="model folders to search")
+    parser.add_argument("--out", type=Path, default=Path("docs"))
+    parser.add_argument("--title", default="Evaluation")
+    args = parser.parse_args(argv)
+    from colorize_ai.errors import ColorizeError
+
+    try:
+        photos = load_photos(args.images, args.size, args.limit)
+        summary, outputs = evaluate(photos, args.models, args.size, args.folders)
+    except (EvaluationError, ColorizeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "evaluation.json").write_text(json.dumps(summary, indent=1) + "\n",
+                                              encoding="utf-8")
+    (args.out / "EVALUATION.md").write_text(markdown(summary, args.title), encoding="utf-8")
+    contact_sheet(photos, outputs).save(args.out / "contact_sheet.png", optimize=True)
+    print(markdown(summary, args.title))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,417 @@
+"""Train the default colorization models on the CPU, resume them, and export them to ONNX.
+
+    python tools/train.py train --arch baseline --id baseline-ours --minutes 50 [--resume]
+    python tools/train.py train --arch classes --id classes-ours --minutes 60 [--resume]
+    python tools/train.py export --arch baseline --id baseline-ours --out models
+
+`baseline`: the baseline family's exact Sequential CNN (231,682 parameters), ab/128 regressed
+through tanh with an MSE loss. `classes`: a compact network trained with Zhang et al.'s (ECCV 2016)
+classification loss over the 313 in-gamut ab bins, with class rebalancing from our data's colour
+prior; its ONNX graph ends in the annealed mean (softmax(logits / T) @ bin centres).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch import nn
+
+REPO = Path(__file__).resolve().parents[1]
+BINS_FILE = REPO.parent / "shared" / "fixtures" / "zhang-eccv16" / "pts_in_hull.npy"
+BASELINE_PARAMS = 231_682
+# Input normalisation of both models: L in [0, 100] -> [-1, 1].
+L_OFFSET, L_DIVISOR = 50.0, 50.0
+AB_SCALE = 128.0
+TEMPERATURE = 0.38
+REBALANCE_LAMBDA = 0.5
+PRIOR_SIGMA = 5.0
+SOFT_NEIGHBOURS = 5
+SOFT_SIGMA = 5.0
+CHECKPOINT_SECONDS = 180
+
+
+class TrainingError(Exception):
+    """A training run that cannot start; the message says why."""
+
+
+# ---------------------------------------------------------------------------- models
+
+
+def baseline_net() -> nn.Sequential:
+    """The baseline family's table: 8 same-padded 3x3 convolutions, two nearest x2 upsamplings."""
+    relu = nn.ReLU
+    return nn.Sequential(
+        nn.Conv2d(1, 32, 3, padding=1), relu(),
+        nn.Conv2d(32, 32, 3, stride=2, padding=1), relu(),
+        nn.Conv2d(32, 64, 3, padding=1), relu(),
+        nn.Conv2d(64, 64, 3, stride=2, padding=1), relu(),
+        nn.Conv2d(64, 128, 3, padding=1), relu(),
+        nn.Upsample(scale_factor=2, mode="nearest"),
+        nn.Conv2d(128, 64, 3, padding=1), relu(),
+        nn.Upsample(scale_factor=2, mode="nearest"),
+        nn.Conv2d(64, 32, 3, padding=1), relu(),
+        nn.Conv2d(32, 2, 3, padding=1), nn.Tanh(),
+    )  # fmt: skip
+
+
+def _block(cin: int, cout: int, stride: int = 1, dilation: int = 1) -> list[nn.Module]:
+    conv = nn.Conv2d(cin, cout, 3, stride=stride, padding=dilation, dilation=dilation)
+    return [conv, nn.ReLU(), nn.BatchNorm2d(cout)]
+
+
+def classes_net(width: int = 32, bins: int = 313) -> nn.Sequential:
+    """Compact Zhang-style network: logits over the ab bins at a quarter of the input size."""
+    w = width
+    layers = (
+        _block(1, w) + _block(w, w, stride=2)
+        + _block(w, 2 * w) + _block(2 * w, 2 * w, stride=2)
+        + _block(2 * w, 4 * w) + _block(4 * w, 4 * w, stride=2)
+        + _block(4 * w, 4 * w, dilation=2) + _block(4 * w, 4 * w, dilation=2)
+        + [nn.Upsample(scale_factor=2, mode="nearest")]
+        + _block(4 * w, 4 * w) + _block(4 * w, 4 * w)
+        + [nn.Conv2d(4 * w, bins, 1)]
+    )  # fmt: skip
+    return nn.Sequential(*layers)
+
+
+class AnnealedMean(nn.Module):
+    """Logits -> ab in ab units: softmax(logits / T) weighted sum of the bin centres."""
+
+    def __init__(self, net: nn.Module, bins: np.ndarray, temperature: float = TEMPERATURE):
+        super().__init__()
+        self.net = net
+        self.temperature = temperature
+        centres = torch.from_numpy(bins.astype(np.float32).T.copy())  # [2, Q]
+        self.register_buffer("centres", centres.reshape(2, -1, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        probs = torch.softmax(self.net(x) / self.temperature, dim=1)
+        return nn.functional.conv2d(probs, self.centres)
+
+
+def build(arch: str, width: int = 32) -> nn.Module:
+    if arch == "baseline":
+        net = baseline_net()
+        count = sum(p.numel() for p in net.parameters())
+        if count != BASELINE_PARAMS:
+            raise AssertionError(f"baseline has {count} parameters, not {BASELINE_PARAMS}")
+        return net
+    if arch == "classes":
+        return classes_net(width)
+    raise TrainingError(f"Unknown architecture {arch!r}: use baseline or classes.")
+
+
+# ---------------------------------------------------------------------------- data
+
+
+def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
+    """8-bit sRGB -> float32 CIE Lab (D65), L in [0, 100], the engine's OpenCV conversion."""
+    return cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
+
+
+def load_split(data: Path, split: str) -> list[np.ndarray]:
+    """The split's pictures as 8-bit RGB arrays."""
+    files = sorted((data / split).glob("*.jpg")) + sorted((data / split).glob("*.png"))
+    if not files:
+        raise TrainingError(f"No pictures in {data / split}: run tools/dataset.py build first.")
+    return [cv2.cvtColor(cv2.imread(str(f)), cv2.COLOR_BGR2RGB) for f in files]
+
+
+def random_crop(rgb: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """A size x size crop at a random scale (short side 1x to 3x the crop), maybe mirrored."""
+    h, w = rgb.shape[:2]
+    short = rng.uniform(size, min(3 * size, min(h, w)) + 1e-6)
+    scale = short / min(h, w)
+    nh, nw = max(size, round(h * scale)), max(size, round(w * scale))
+    img = cv2.resize(rgb, (nw, nh), interpolation=cv2.INTER_AREA)
+    top, left = rng.integers(0, nh - size + 1), rng.integers(0, nw - size + 1)
+    crop = img[top : top + size, left : left + size]
+    return crop[:, ::-1] if rng.random() < 0.5 else crop
+
+
+def batch_tensors(crops: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Model input ((L - 50) / 50) and target ab (ab units), both NCHW float32."""
+    lab = np.stack([rgb_to_lab(np.ascontiguousarray(c)) for c in crops]).transpose(0, 3, 1, 2)
+    lab_t = torch.from_numpy(np.ascontiguousarray(lab))
+    return (lab_t[:, :1] - L_OFFSET) / L_DIVISOR, lab_t[:, 1:]
+
+
+# ---------------------------------------------------------------------------- class loss
+
+
+def load_bins(path: Path = BINS_FILE) -> np.ndarray:
+    if not path.exists():
+        raise TrainingError(f"{path} is missing: the 313 ab bin centres come from ../shared.")
+    return np.load(path).astype(np.float32)
+
+
+def colour_prior(pictures: list[np.ndarray], bins: np.ndarray, sigma: float = PRIOR_SIGMA):
+    """Empirical distribution of the nearest ab bin over our pictures, Gaussian-smoothed in ab."""
+    counts = np.zeros(len(bins), np.float64)
+    for rgb in pictures:
+        small = cv2.resize(rgb, None, fx=0.25, fy=0.25, interpolation=cv2.INTER_AREA)
+        ab = rgb_to_lab(small)[..., 1:].reshape(-1, 2)
+        nearest = ((ab[:, None, :] - bins[None]) ** 2).sum(-1).argmin(1)
+        counts += np.bincount(nearest, minlength=len(bins))
+    prior = counts / counts.sum()
+    dist2 = ((bins[:, None, :] - bins[None]) ** 2).sum(-1)
+    kernel = np.exp(-dist2 / (2 * sigma**2))
+    smoothed = kernel @ prior
+    return smoothed / smoothed.sum()
+
+
+def rebalance_weights(prior: np.ndarray, lam: float = REBALANCE_LAMBDA) -> np.ndarray:
+    """w proportional to ((1 - lam) p + lam / Q)^-1, normalised so that E_p[w] = 1."""
+    w = 1.0 / ((1 - lam) * prior + lam / len(prior))
+    return (w / (prior * w).sum()).astype(np.float32)
+
+
+def soft_encode(ab: torch.Tensor, bins: torch.Tensor, k: int = SOFT_NEIGHBOURS,
+                sigma: float = SOFT_SIGMA) -> tuple[torch.Tensor, torch.Tensor]:
+    """ab [N,2,h,w] -> soft targets [N,Q,h,w] over the k nearest bins, and the nearest bin."""
+    n, _, h, w = ab.shape
+    flat = ab.permute(0, 2, 3, 1).reshape(-1, 2)
+    dist2 = torch.cdist(flat, bins) ** 2
+    near_d, near_i = dist2.topk(k, dim=1, largest=False)
+    weights = torch.softmax(-near_d / (2 * sigma**2), dim=1)
+    target = torch.zeros(flat.shape[0], bins.shape[0]).scatter_(1, near_i, weights)
+    target = target.reshape(n, h, w, -1).permute(0, 3, 1, 2)
+    return target, near_i[:, 0].reshape(n, h, w)
+
+
+def class_loss(logits: torch.Tensor, ab: torch.Tensor, bins: torch.Tensor,
+               weights: torch.Tensor) -> torch.Tensor:
+    """Rebalanced multinomial cross-entropy against soft-encoded ab at the logits' size."""
+    ab_small = nn.functional.adaptive_avg_pool2d(ab, logits.shape[-2:])
+    target, nearest = soft_encode(ab_small, bins)
+    per_pixel = -(target * torch.log_softmax(logits, dim=1)).sum(1)
+    return (per_pixel * weights[nearest]).mean()
+
+
+# ---------------------------------------------------------------------------- training
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO,
+                             capture_output=True, text=True, check=True)
+        return out.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def train(args: argparse.Namespace) -> Path:
+    """Train until args.minutes of training time (resumed time included) or args.steps."""
+    torch.set_num_threads(args.threads)
+    run_dir = Path(args.runs) / args.id
+    run_dir.mkdir(parents=True, exist_ok=True)
+    ckpt_path = run_dir / "last.pt"
+    pictures = load_split(Path(args.data), "train")
+    val = [_centre(p, args.val_size) for p in load_split(Path(args.data), "val")]
+    model = build(args.arch, args.width)
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    state = {"step": 0, "seconds": 0.0, "log": []}
+    extra: dict[str, torch.Tensor] = {}
+    if args.arch == "classes":
+        bins = load_bins(Path(args.bins))
+        prior = colour_prior(pictures, bins)
+        extra = {"bins": torch.from_numpy(bins),
+                 "weights": torch.from_numpy(rebalance_weights(prior)),
+                 "prior": torch.from_numpy(prior.astype(np.float32))}
+    if args.resume and ckpt_path.exists():
+        ckpt = torch.load(ckpt_path, weights_only=False)
+        model.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["optimizer"])
+        state = ckpt["state"]
+        extra = ckpt.get("extra", extra)
+        print(f"resumed {ckpt_path} at step {state['step']}, {state['seconds'] / 60:.1f} min")
+    rng = np.random.default_rng(args.seed + state["step"])
+    torch.manual_seed(args.seed + state["step"])
+    budget = args.minutes * 60
+    last_save = time.monotonic()
+    model.train()
+    while state["seconds"] < budget and (args.steps <= 0 or state["step"] < args.steps):
+        t0 = time.monotonic()
+        crops = [random_crop(pictures[rng.integers(len(pictures))], args.crop, rng)
+                 for _ in range(args.batch)]
+        x, ab = batch_tensors(crops)
+        loss = _loss(model, args.arch, x, ab, extra)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        state["step"] += 1
+        state["seconds"] += time.monotonic() - t0
+        if state["step"] % 50 == 0:
+            print(f"step {state['step']} loss {loss.item():.4f} "
+                  f"{state['seconds'] / 60:.1f} min", flush=True)
+        done = state["seconds"] >= budget or state["step"] == args.steps
+        if done or time.monotonic() - last_save > CHECKPOINT_SECONDS:
+            val_loss = _validate(model, args.arch, val, extra)
+            state["log"].append({"step": state["step"], "seconds": round(state["seconds"], 1),
+                                 "train_loss": round(loss.item(), 5),
+                                 "val_loss": round(val_loss, 5)})
+            print(f"checkpoint step {state['step']} val_loss {val_loss:.5f}", flush=True)
+            _save(ckpt_path, model, opt, state, extra, args)
+            last_save = time.monotonic()
+    if state["step"] and not ckpt_path.exists():
+        _save(ckpt_path, model, opt, state, extra, args)
+    return ckpt_path
+
+
+def _centre(rgb: np.ndarray, size: int) -> np.ndarray:
+    h, w = rgb.shape[:2]
+    scale = size / min(h, w)
+    img = cv2.resize(rgb, (max(size, round(w * scale)), max(size, round(h * scale))),
+                     interpolation=cv2.INTER_AREA)
+    top, left = (img.shape[0] - size) // 2, (img.shape[1] - size) // 2
+    return img[top : top + size, left : left + size]
+
+
+def _loss(model: nn.Module, arch: str, x: torch.Tensor, ab: torch.Tensor,
+          extra: dict[str, torch.Tensor]) -> torch.Tensor:
+    out = model(x)
+    if arch == "baseline":
+        return nn.functional.mse_loss(out, ab / AB_SCALE)
+    return class_loss(out, ab, extra["bins"], extra["weights"])
+
+
+def _validate(model: nn.Module, arch: str, val: list[np.ndarray],
+              extra: dict[str, torch.Tensor]) -> float:
+    if not val:
+        return float("nan")
+    model.eval()
+    with torch.no_grad():
+        x, ab = batch_tensors(val)
+        loss = _loss(model, arch, x, ab, extra).item()
+    model.train()
+    return loss
+
+
+def _save(path: Path, model: nn.Module, opt: torch.optim.Optimizer, state: dict,
+          extra: dict[str, torch.Tensor], args: argparse.Namespace) -> None:
+    tmp = path.with_suffix(".part")
+    torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "state": state,
+                "extra": extra, "args": vars(args), "commit": git_commit()}, tmp)
+    tmp.replace(path)
+
+
+# ---------------------------------------------------------------------------- export
+
+
+def export_module(arch: str, model: nn.Module, bins: np.ndarray | None = None) -> nn.Module:
+    """The module whose graph is exported: the net itself, or the net + annealed mean."""
+    model.eval()
+    if arch == "baseline":
+        return model
+    return AnnealedMean(model, bins).eval()
+
+
+def to_onnx(module: nn.Module, path: Path, size: int = 64) -> None:
+    """Export with input "L" [1,1,H,W] and output "ab", H and W dynamic (opset 17)."""
+    dummy = torch.zeros(1, 1, size, size)
+    torch.onnx.export(module, (dummy,), str(path), input_names=["L"], output_names=["ab"],
+                      opset_version=17, dynamo=False,
+                      dynamic_axes={"L": {2: "height", 3: "width"},
+                                    "ab": {2: "out_height", 3: "out_width"}})
+
+
+def export(args: argparse.Namespace) -> Path:
+    """Export the checkpoint of args.id to args.out/<id>.onnx and add its manifest entry."""
+    import onnx
+
+    sys.path.insert(0, str(REPO / "tools"))
+    from converters.common import save_model, set_metadata
+
+    ckpt_path = Path(args.runs) / args.id / "last.pt"
+    if not ckpt_path.exists():
+        raise TrainingError(f"No checkpoint at {ckpt_path}: train {args.id} first.")
+    ckpt = torch.load(ckpt_path, weights_only=False)
+    targs = ckpt["args"]
+    model = build(targs["arch"], targs["width"])
+    model.load_state_dict(ckpt["model"])
+    bins = ckpt["extra"]["bins"].numpy() if targs["arch"] == "classes" else None
+    module = export_module(targs["arch"], model, bins)
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    tmp = Path(args.out) / f".{args.id}.export.onnx"
+    to_onnx(module, tmp)
+    proto = onnx.load(str(tmp))
+    tmp.unlink()
+    state = ckpt["state"]
+    minutes = state["seconds"] / 60
+    classes = targs["arch"] == "classes"
+    family = "zhang" if classes else "baseline"
+    props = {"family": family, "source_files": f"tools/train.py checkpoint {args.id}",
+             "source_sha256": "", "converter_version": "train-1",
+             "l_offset": L_OFFSET, "l_divisor": L_DIVISOR,
+             "ab_scale": 1.0 if classes else AB_SCALE}
+    if classes:
+        props["temperature"] = TEMPERATURE
+    set_metadata(proto, props)
+    recipe = (f"trained by us with tools/train.py (--arch {targs['arch']} --width "
+              f"{targs['width']} --crop {targs['crop']} --batch {targs['batch']} --lr "
+              f"{targs['lr']}) for {state['step']} steps / {minutes:.0f} CPU minutes on the "
+              f"train split of tools/dataset.py (Debian wallpaper packages, OpenCV and "
+              f"scikit-image sample photographs; docs/DATASET.md), commit {ckpt['commit']}")
+    entry = {
+        "id": args.id,
+        "name": args.name,
+        "family": family,
+        "file": f"{args.id}.onnx",
+        "input": {"name": "L", "layout": "NCHW", "size": 256, "multiple": 8 if classes else 4,
+                  "fixed_size": False, "l_offset": L_OFFSET, "l_divisor": L_DIVISOR},
+        "output": {"name": "ab", "layout": "NCHW", "ab_scale": 1.0 if classes else AB_SCALE,
+                   "decoding": "annealed-mean" if classes else "tanh"},
+        "license": "MIT",
+        "provenance": recipe,
+        "source_urls": [],
+        "install": "shipped in the repository's models/ folder",
+        "description": args.description,
+    }
+    if args.default:
+        entry["default"] = True
+    return save_model(proto, args.out, entry)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("command", choices=["train", "export"])
+    parser.add_argument("--id", required=True)
+    parser.add_argument("--arch", choices=["baseline", "classes"], default="baseline")
+    parser.add_argument("--width", type=int, default=32, help="classes net base width")
+    parser.add_argument("--data", default="/work/cache/data")
+    parser.add_argument("--runs", default="/work/cache/train")
+    parser.add_argument("--bins", default=str(BINS_FILE))
+    parser.add_argument("--minutes", type=float, default=50.0, help="training time budget")
+    parser.add_argument("--steps", type=int, default=0, help="stop after this many steps")
+    parser.add_argument("--crop", type=int, default=128)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--val-size", type=int, default=256)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--out", default=str(REPO / "models"))
+    parser.add_argument("--name", default="")
+    parser.add_argument("--description", default="")
+    parser.add_argument("--default", action="store_true", help="mark as the default model")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "train":
+            print(train(args))
+        else:
+            print(export(args))
+    except TrainingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
