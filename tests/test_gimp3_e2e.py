@@ -67,6 +67,7 @@ def e2e():
             "deep": harness.WORK + "/deep.raw", "deep_size": [W, H],
             "canvas": list(CANVAS), "offsets": list(OFFSETS), "selection": list(SELECTION),
             "model_a": "tiny-a", "model_missing": "tiny-gone", "model_corrupt": "tiny-c",
+            "gui_photo": harness.WORK + "/photo.png",
             "corrupt_file": harness.MODELS + "/tiny-c.onnx"}
         (work / "settings.json").write_text(json.dumps(settings))
 
@@ -82,6 +83,17 @@ def e2e():
                "alpha": alpha, "deep": deep, "models": models}
     finally:
         mount.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="module")
+def gui(e2e) -> dict:
+    """The GUI session (tests/gimp/gui_session.py): dialog, OK, Ctrl+Z in the image window."""
+    run = e2e["root"].gui_batch("gui_session.py")
+    report = e2e["out"] / "gui.json"
+    assert report.exists(), run.stderr.decode()[-3000:]
+    data = json.loads(report.read_text())
+    assert "exception" not in data, data["exception"]
+    return {step.pop("step"): step for step in data["steps"]}
 
 
 def result(e2e, name: str) -> dict:
@@ -162,6 +174,17 @@ def test_4_grayscale_image_is_converted_to_rgb(e2e):
     source = raw(e2e, case["source"], np.uint8, 3)
     assert (source[..., 0] == e2e["grey"]).all()  # converting kept the grey values
     assert colourful(raw(e2e, case["result"], np.uint8, 3))
+
+
+def test_4_one_undo_reverts_the_whole_run(gui):
+    # A person's run: the dialog, OK, then Ctrl+Z once in the image window.
+    assert gui["dialog"]["shot"]
+    assert gui["opened"]["base_type"] == GRAY and len(gui["opened"]["layers"]) == 1
+    assert gui["colorized"]["status"] == "success"
+    assert gui["colorized"]["base_type"] == RGB and len(gui["colorized"]["layers"]) == 2
+    assert gui["undo"]["window"], "the image window was not found"
+    assert gui["undone"]["base_type"] == GRAY
+    assert gui["undone"]["layers"] == gui["opened"]["layers"]
 
 
 def test_4b_indexed_image_is_converted_to_rgb(e2e):

@@ -186,6 +186,7 @@ def run(procedure, run_mode, image, drawables, config, data):
             if text:
                 dialog.get_label("missing-models", text, False, False)
                 names.append("missing-models")
+            dialog.get_spin_scale("strength", 1.0)  # a slider instead of a bare number
             dialog.fill(names)
             accepted = dialog.run()
             dialog.destroy()
@@ -236,13 +237,13 @@ class ColorizeAI(Gimp.PlugIn):
             devices.add(nick, n, label, "")
         procedure.add_choice_argument("device", "_Device", "Where the model runs", devices,
                                       "auto", flags)
-        procedure.add_double_argument("strength", "_Strength",
+        procedure.add_double_argument("strength", "Stre_ngth",
                                       "Colour strength: 0 grey, 1 the model's colours, 2 double",
                                       0.0, 2.0, 1.0, flags)
-        procedure.add_int_argument("render-size", "_Render size",
+        procedure.add_int_argument("render-size", "Render si_ze",
                                    "Side of the image the model sees, in pixels "
                                    "(0: the model's own size)", 0, 4096, 0, flags)
-        procedure.add_boolean_argument("selection-only", "Se_lection only",
+        procedure.add_boolean_argument("selection-only", "Selec_tion only",
                                        "Show the colour only inside the selection (a layer mask)",
                                        True, flags)
         return procedure

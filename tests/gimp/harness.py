@@ -61,6 +61,15 @@ class GimpRoot:
                          "-b", "-", "--quit"], timeout=timeout,
                         stdin=(GIMP_DIR / script).read_bytes())
 
+    def gui_batch(self, script: str, timeout: float = 400) -> subprocess.CompletedProcess:
+        """Run a batch script in the GUI gimp-3.0 under Xvfb (windows, dialogs, keys)."""
+        # No first-run welcome dialog in front of the image window.
+        self.path(PROFILE).mkdir(parents=True, exist_ok=True)
+        self.path(PROFILE + "/gimprc").write_text("(show-welcome-dialog no)\n")
+        return self.run(["xvfb-run", "-a", "-s", "-screen 0 1280x860x24", "gimp-3.0", "-n",
+                         "--batch-interpreter=python-fu-eval", "-b", "-", "--quit"],
+                        timeout=timeout, stdin=(GIMP_DIR / script).read_bytes())
+
 
 def gimp_root() -> tuple[GimpRoot, object]:
     """A ready root (built or reused) with proc mounted; call close() on the second value."""
