@@ -22,6 +22,7 @@ GIMP_TESTS = REPO / "tests" / "gimp"
 sys.path.insert(0, str(REPO))
 
 import installer  # noqa: E402
+
 from tiny_models import add_model, tiny_graph  # noqa: E402
 
 W, H = 21, 13

@@ -29,7 +29,7 @@ def main():
     record("main")
 
 
-class Region(object):
+class Region:
     def __init__(self, layer):
         self.layer = layer
 
@@ -42,12 +42,12 @@ class Region(object):
         self.layer.pixels = bytearray(value)
 
 
-class Mask(object):
+class Mask:
     def __init__(self, kind):
         self.kind = kind
 
 
-class Layer(object):
+class Layer:
     def __init__(self, image, name, width, height, kind, opacity, mode):
         record("gimp.Layer", name, width, height, kind, opacity, mode)
         self.image, self.name, self.width, self.height, self.kind = image, name, width, height, kind
@@ -61,7 +61,7 @@ class Layer(object):
         self.pixels = bytearray(width * height * self.bpp)
 
     def __repr__(self):
-        return "<Layer %s>" % self.name
+        return "<Layer " + self.name + ">"
 
     def get_pixel_rgn(self, x, y, w, h, dirty, shadow):
         record("get_pixel_rgn", self.name, x, y, w, h, dirty, shadow)
@@ -89,7 +89,7 @@ class Layer(object):
         self.mask = mask
 
 
-class Image(object):
+class Image:
     def __init__(self, width, height, base_type, precision=PRECISION_U8_GAMMA, colormap=None,
                  selection=None):
         self.width, self.height, self.base_type = width, height, base_type
@@ -101,7 +101,7 @@ class Image(object):
         return "<Image>"
 
 
-class _Gimp(object):
+class _Gimp:
     Layer = Layer
 
     def message(self, text):
@@ -117,7 +117,7 @@ class _Gimp(object):
         record("gimp.displays_flush")
 
 
-class _Pdb(object):
+class _Pdb:
     def gimp_item_is_layer(self, item):
         record("gimp_item_is_layer", item)
         return isinstance(item, Layer)
