@@ -121,3 +121,21 @@ def test_transparent_files_are_refused(tmp_path, alpha):
     Image.fromarray(rgba).save(tmp_path / "x.png")
     loaded = dataset.load_rgb(tmp_path / "x.png")
     assert (loaded is None) == (alpha == 0)
+
+
+def test_debian_copyright_stanzas_and_report(tmp_path):
+    doc = tmp_path / "copyright"
+    doc.write_text(
+        "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\n"
+        "Files: *\nCopyright: 2010 Team\nLicense: GPL-2+\n\n"
+        "Files: nature/Aqua.jpg\n nature/Wood.jpg\nCopyright: 2008, Someone\nLicense: CC0-1.0\n\n"
+        "Files: debian/*\nCopyright: 2020 Packager\nLicense: Expat\n")
+    stanzas = dataset.debian_licences(doc)
+    assert stanzas[1] == (["nature/Aqua.jpg", "nature/Wood.jpg"], "2008, Someone", "CC0-1.0")
+    pkg = tmp_path / "extract" / "pkg" / "usr/share/doc/pkg"
+    pkg.mkdir(parents=True)
+    (pkg / "copyright").write_text(doc.read_text())
+    wood = {"source": "pkg", "path": "usr/share/backgrounds/nature/Wood.jpg"}
+    other = {"source": "pkg", "path": "usr/share/backgrounds/nature/Other.jpg"}
+    assert dataset.licence_of(tmp_path, wood) == ("CC0-1.0", "2008, Someone")
+    assert dataset.licence_of(tmp_path, other) == ("GPL-2+", "2010 Team")
