@@ -35,7 +35,7 @@ def baseline_exact(size: tuple[int, int] = (256, 256)) -> keras.Model:
 
 def baseline_batchnorm(size: tuple[int, int] = (256, 256), keras_module=keras) -> keras.Model:
     """A Beta-style variant: BatchNormalization after convolutions, separate Activation
-    layers, a sigmoid, an UpSampling2D at the end."""
+    layers, a sigmoid, a Dropout, an UpSampling2D at the end."""
     L = keras_module.layers
     return keras_module.Sequential([
         L.InputLayer((*size, 1)),
@@ -47,6 +47,7 @@ def baseline_batchnorm(size: tuple[int, int] = (256, 256), keras_module=keras) -
         L.Conv2D(32, 3, strides=2, padding="same", activation="relu"),
         L.BatchNormalization(),
         L.Conv2D(32, 3, padding="same", activation="sigmoid"),
+        L.Dropout(0.2),
         L.UpSampling2D(2),
         L.Conv2D(16, 3, padding="same", activation="relu"),
         L.BatchNormalization(),

@@ -48,6 +48,9 @@ class KerasFile:
         import h5py
 
         self.path = Path(path)
+        if self.path.suffix == ".keras":
+            raise ConversionError(f"{self.path} is a Keras 3 .keras archive; load it in Keras and "
+                                  "save it as .h5 (model.save('model.h5')) to convert it.")
         try:
             self._h5 = h5py.File(self.path, "r")
         except OSError as exc:

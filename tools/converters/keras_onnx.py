@@ -187,6 +187,9 @@ class Translator:
     def _Activation(self, call: Call, x: Tensor) -> tuple[Tensor]:
         return (x,)
 
+    def _Dropout(self, call: Call, x: Tensor) -> Tensor:
+        return x  # a no-op at inference
+
     def _UpSampling2D(self, call: Call, x: Tensor) -> Tensor:
         _channels_last(call)
         self._need(call, x, "image")
