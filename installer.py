@@ -537,7 +537,9 @@ def uninstall(args, paths):
             os.remove(path)
     for path in sorted(record.dirs, key=len, reverse=True):
         if os.path.isdir(path) and not os.path.islink(path):
-            ours_only = not [p for p in os.listdir(path) if p not in (RECORD, "install.log")]
+            # Python leaves __pycache__ beside the plug-in's modules when GIMP runs them.
+            ours_only = not [p for p in os.listdir(path)
+                             if p not in (RECORD, "install.log", "__pycache__")]
             if path == paths.venv or ours_only:
                 shutil.rmtree(path)
     if os.path.exists(paths.record):

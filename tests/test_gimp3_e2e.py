@@ -267,3 +267,15 @@ def test_8c_two_layers_selected_is_refused(e2e):
     assert case["run"]["status"] == "calling-error"
     assert "exactly one layer" in case["run"]["message"]
     assert case["after"] == case["before"]
+
+
+def test_uninstall_in_the_root_removes_what_was_installed(e2e):
+    # Last on purpose: the other tests need the installation.
+    root = e2e["root"]
+    data = root.path(harness.HOME + "/.local/share/colorize-ai")
+    plugin = root.path(harness.PROFILE + "/plug-ins/colorize_ai")
+    assert plugin.is_dir() and (data / "venv").is_dir()
+    out = root.install("--uninstall")
+    assert out.returncode == 0, out.stderr.decode()
+    assert not plugin.exists() and not data.exists()
+    assert (root.path(harness.PROFILE) / "pluginrc").is_file()  # GIMP's own files stay

@@ -186,6 +186,9 @@ def test_uninstall_removes_exactly_what_was_installed(home, fake_venv, capsys):
     add_model(models, "mine")  # the user's own model, there before the installer
     before = mtimes(home)
     assert install() == 0
+    cache = plug_ins / "colorize_ai" / "__pycache__"
+    cache.mkdir()  # what GIMP's Python leaves after running the plug-in
+    (cache / "client.cpython-313.pyc").write_bytes(b"")
     assert install("--uninstall") == 0
     assert mtimes(home).keys() == before.keys()
     ids = [m["id"] for m in json.loads((models / "manifest.json").read_text())["models"]]
