@@ -108,7 +108,8 @@ class Translator:
         """Translate all calls; `logits_of` names a Dense layer whose activation is left out."""
         values = dict(feeds)
         for call in kgraph.calls:
-            handler = getattr(self, "_" + call.kind, None)
+            # Layer handlers are named _<Keras class>; the lower-case ones are helpers.
+            handler = getattr(self, "_" + call.kind, None) if call.kind[:1].isupper() else None
             if handler is None:
                 raise ConversionError(
                     f"Layer {call.name!r} has type {call.kind}, which the converter does not "
