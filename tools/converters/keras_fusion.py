@@ -80,11 +80,11 @@ def convert(
 ) -> tuple[Any, dict[str, Any]]:
     """The ONNX model and the manifest's input fields."""
     g = OnnxGraph()
-    with KerasFile(inception_path) as kfile:
-        embed = _embedding(g, kfile, embedding, preprocess_twice)
     with KerasFile(fusion_path) as kfile:
         kgraph = kfile.graph()
         image, vector = _inputs(kgraph, fusion_path)
+        with KerasFile(inception_path) as inception:
+            embed = _embedding(g, inception, embedding, preprocess_twice)
         wanted = kgraph.input_shapes[vector][1]
         if wanted != embed.channels:
             raise ConversionError(

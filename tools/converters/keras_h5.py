@@ -51,6 +51,8 @@ class KerasFile:
         if self.path.suffix == ".keras":
             raise ConversionError(f"{self.path} is a Keras 3 .keras archive; load it in Keras and "
                                   "save it as .h5 (model.save('model.h5')) to convert it.")
+        if not self.path.is_file():
+            raise ConversionError(f"{self.path} does not exist.")
         try:
             self._h5 = h5py.File(self.path, "r")
         except OSError as exc:
