@@ -48,10 +48,14 @@ def say(text):
 
 def manifest_module():
     """The engine's standard-library manifest reader (one source for folders and entries)."""
-    sys.path.insert(0, PLUGIN_SRC)
-    import manifest
+    import importlib.util
 
-    return manifest
+    # Loaded by path: putting plugin/colorize_ai on sys.path would shadow the package.
+    spec = importlib.util.spec_from_file_location("colorize_ai_manifest",
+                                                  os.path.join(PLUGIN_SRC, "manifest.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 # ---------------------------------------------------------------- GIMP folders
@@ -401,9 +405,13 @@ def install_models(paths, record):
     record.make_dirs(paths.models)
     if write_json(dest_manifest, {"format": 1, "models": [entries[i] for i in order]}):
         changed = True
-    installed = [e["name"] for e in mf.read_manifest(paths.models) if mf.is_installed(e)]
+    entries = mf.read_manifest(paths.models)
+    installed = [e["name"] for e in entries if mf.is_installed(e)]
     say("Models: " + (", ".join(installed) if installed else "none installed yet") + " ("
         + paths.models + ")")
+    if not installed:
+        for entry in entries:
+            say("  to install " + entry["name"] + ": " + (entry.get("install") or "?"))
     return changed
 
 
@@ -497,6 +505,7 @@ def check(args, paths):
                 say("  " + model["id"] + " (" + model["name"] + "): " + state)
             if not any(m["installed"] for m in info["models"]):
                 problems += 1
+                say("  No model is installed: install one with the command shown above.")
         else:
             problems += 1
             say("Python environment: " + paths.venv + " does not work ("

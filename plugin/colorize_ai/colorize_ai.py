@@ -87,8 +87,10 @@ def models_to_run(model_id):
     installed, missing = known_models()
     if model_id == ALL:
         if not installed:
-            raise Failure("No model is installed; run `python installer.py` in the Colorize (AI) "
-                          "folder, then restart GIMP.")
+            hint = missing[0].get("install") if missing else None
+            raise Failure("No model is installed; install one with `"
+                          + (hint or "python installer.py") + "` in the Colorize (AI) folder, "
+                          "then restart GIMP.")
         return [e["id"] for e in installed]
     for entry in missing:
         if entry["id"] == model_id:
@@ -202,6 +204,8 @@ def run(procedure, run_mode, image, drawables, config, data):
             mask_selection = True
         responses, fmt = colorize(config, source, models, image.get_precision())
         apply_results(image, source, responses, fmt, mask_selection)
+        for warning in sorted({r["warning"] for r in responses if r.get("warning")}):
+            Gimp.message(warning)  # e.g. CUDA was asked for but the CPU ran the model
     except Failure as exc:
         return procedure.new_return_values(exc.status, GLib.Error(str(exc)))
     Gimp.displays_flush()

@@ -70,8 +70,10 @@ def models_to_run(model_id):
     installed = [e["id"] for e in entries if manifest.is_installed(e)]
     if model_id == ALL:
         if not installed:
-            raise Failure("No model is installed; run `python installer.py` in the Colorize (AI) "
-                          "folder, then restart GIMP.")
+            hints = [e.get("install") for e in entries if e.get("install")]
+            raise Failure("No model is installed; install one with `%s` in the Colorize (AI) "
+                          "folder, then restart GIMP." % (hints[0] if hints else
+                                                          "python installer.py"))
         return installed
     for entry in entries:
         if entry["id"] == model_id and model_id not in installed:
@@ -182,6 +184,8 @@ def colorize_ai(image, drawable, model, device, strength, render_size, selection
                              render_size)
         add_layers(image, drawable, responses, mask_selection)
         gimp.displays_flush()
+        for warning in sorted(set(r["warning"] for r in responses if r.get("warning"))):
+            gimp.message(warning)  # e.g. CUDA was asked for but the CPU ran the model
     except (Failure, manifest.ManifestError) as exc:
         gimp.message(str(exc))
 
