@@ -33,6 +33,17 @@ def baseline_exact(size: tuple[int, int] = (256, 256)) -> keras.Model:
     ])
 
 
+def baseline_beta(size: tuple[int, int] = (256, 256)) -> keras.Model:
+    """A larger public variant the size of Wallner's Beta at HEAD (3,892,194 parameters):
+    64..512 filters, three stride-2 convolutions, an UpSampling2D as the last layer."""
+    return keras.Sequential([
+        layers.InputLayer((*size, 1)),
+        conv(64, 2), conv(128), conv(128, 2), conv(256), conv(256, 2), conv(512), conv(256),
+        conv(128), layers.UpSampling2D(2), conv(64), conv(64), layers.UpSampling2D(2), conv(32),
+        conv(2, activation="tanh"), layers.UpSampling2D(2),
+    ])
+
+
 def baseline_batchnorm(size: tuple[int, int] = (256, 256), keras_module=keras) -> keras.Model:
     """A Beta-style variant: BatchNormalization after convolutions, separate Activation
     layers, a sigmoid, a Dropout, an UpSampling2D at the end."""

@@ -143,6 +143,28 @@ def test_baseline_metadata_and_manifest(work, baseline_exact):
     assert dims == [[1, 1, "H", "W"], [1, 2, "H", "W"]]
 
 
+def test_baseline_beta_sized_variant_matches_keras(km, work):
+    model = km.baseline_beta()
+    assert model.count_params() == 3_892_194
+    km.randomize(model, seed=12, first_conv_scale=0.02)
+    h5 = work / "baseline_beta.h5"
+    model.save(h5)
+    convert("baseline", str(h5), "-o", str(work / "models"), "--id", "beta")
+    entry = json.loads((work / "models" / "manifest.json").read_text())["models"]
+    assert next(e for e in entry if e["id"] == "beta")["input"]["multiple"] == 8
+    rng = np.random.default_rng(18)
+
+    def inputs_at(size):
+        x = random_l(rng, size, 0.0, 1.0)
+        return x, {"L": nchw(x)}
+
+    def keras_at(size):
+        return model if size == (256, 256) else km.resized(model, km.baseline_beta, size)
+
+    check_against_keras(session(work / "models" / "beta.onnx"), keras_at, inputs_at,
+                        "baseline Beta-sized")
+
+
 def test_baseline_batchnorm_variant_matches_keras(km, work):
     model = km.baseline_batchnorm()
     km.randomize(model, seed=2)
