@@ -143,6 +143,25 @@ def test_baseline_metadata_and_manifest(work, baseline_exact):
     assert dims == [[1, 1, "H", "W"], [1, 2, "H", "W"]]
 
 
+def test_weights_only_file_with_json_architecture(km, work, baseline_exact, capsys):
+    # Wallner's notebooks save model.to_json() and model.save_weights("model.h5") apart.
+    model, _ = baseline_exact
+    weights, architecture = work / "weights_only.h5", work / "model.json"
+    model.save_weights(weights)
+    architecture.write_text(model.to_json())
+    assert convert_models.main(["baseline", str(weights), "-o", str(work / "bad")]) == 1
+    assert "--json" in capsys.readouterr().err
+    convert("baseline", str(weights), "--json", str(architecture), "-o", str(work / "models"),
+            "--id", "split")
+    x = random_l(np.random.default_rng(19), (256, 256), 0.0, 1.0)
+    got = session(work / "models" / "split.onnx").run(["ab"], {"L": nchw(x)})[0]
+    delta = float(np.abs(got.transpose(0, 2, 3, 1) - model.predict(x, verbose=0)).max())
+    report("baseline from weights + JSON 256x256", delta)
+    assert delta <= TOLERANCE
+    meta = {p.key: p.value for p in onnx.load(str(work / "models" / "split.onnx")).metadata_props}
+    assert json.loads(meta["source_files"]) == ["weights_only.h5", "model.json"]
+
+
 def test_baseline_beta_sized_variant_matches_keras(km, work):
     model = km.baseline_beta()
     assert model.count_params() == 3_892_194

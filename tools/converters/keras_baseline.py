@@ -9,7 +9,7 @@ from typing import Any
 from .common import ConversionError
 from .keras_h5 import KerasFile, KerasGraph
 from .keras_onnx import OnnxGraph, Tensor, Translator, value_info
-from .keras_output import add_output_options, save
+from .keras_output import add_shared_options, save
 
 FAMILY = "baseline"
 DEFAULT_SIZE = 256  # what the public code of this family trains at
@@ -23,20 +23,23 @@ def add_parser(subparsers: Any) -> None:
         "BatchNormalization, Activation; L in, 2 channels out) to ONNX. Defaults are Emil "
         "Wallner's Beta convention: raw L in, ab = 128 * output.",
     )
-    parser.add_argument("h5", type=Path, help="the model, saved with Keras' model.save('x.h5')")
-    add_output_options(parser, FAMILY, l_offset=0.0, l_divisor=1.0, ab_scale=128.0)
+    parser.add_argument("h5", type=Path,
+                        help="the model, saved with Keras' model.save('x.h5') (or its "
+                        "weights, with --json)")
+    add_shared_options(parser, FAMILY, l_offset=0.0, l_divisor=1.0, ab_scale=128.0)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    model, input_info, decoding = convert(args.h5)
-    save(model, args, FAMILY, [args.h5], input_info, {}, decoding)
+    model, input_info, decoding = convert(args.h5, args.json)
+    sources = [args.h5] + ([args.json] if args.json else [])
+    save(model, args, FAMILY, sources, input_info, {}, decoding)
     return 0
 
 
-def convert(path: Path) -> tuple[Any, dict[str, Any], str]:
+def convert(path: Path, architecture: Path | None = None) -> tuple[Any, dict[str, Any], str]:
     """The ONNX model, the manifest's input fields, and the last activation (the decoding)."""
-    with KerasFile(path) as kfile:
+    with KerasFile(path, architecture) as kfile:
         kgraph = kfile.graph()
         image = _single_input(kgraph, path)
         g = OnnxGraph()

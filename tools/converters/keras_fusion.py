@@ -18,7 +18,7 @@ from . import inception_resnet_v2
 from .common import ConversionError
 from .keras_h5 import KerasFile, KerasGraph, TensorRef
 from .keras_onnx import OnnxGraph, Tensor, Translator, value_info
-from .keras_output import add_output_options, save
+from .keras_output import add_shared_options, save
 
 FAMILY = "fusion"
 EMBED_NAME = "L_embed"
@@ -45,7 +45,9 @@ def add_parser(subparsers: Any) -> None:
         "Inception-ResNet-v2 weights it was trained with into one ONNX graph with inputs L "
         "and L_embed.",
     )
-    parser.add_argument("h5", type=Path, help="the fusion model, saved with model.save('x.h5')")
+    parser.add_argument("h5", type=Path,
+                        help="the fusion model, saved with model.save('x.h5') (or its "
+                        "weights, with --json)")
     parser.add_argument("--inception", type=Path, required=True,
                         help="Inception-ResNet-v2 .h5: the Keras applications weights file "
                              "(inception_resnet_v2_weights_tf_dim_ordering_tf_kernels.h5) or "
@@ -60,7 +62,7 @@ def add_parser(subparsers: Any) -> None:
                         default=None,
                         help="Inception input preprocessed twice (values near -1), as in "
                              "Wallner's code")
-    add_output_options(parser, FAMILY)
+    add_shared_options(parser, FAMILY)
     parser.set_defaults(run=run)
 
 
@@ -68,19 +70,25 @@ def run(args: argparse.Namespace) -> int:
     for key, value in PRESETS[args.preset].items():
         if getattr(args, key) is None:
             setattr(args, key, value)
-    model, input_info = convert(args.h5, args.inception, args.embedding, args.preprocess_twice)
-    save(model, args, FAMILY, [args.h5, args.inception], input_info,
+    model, input_info = convert(args.h5, args.inception, args.embedding, args.preprocess_twice,
+                                args.json)
+    sources = [args.h5, args.inception] + ([args.json] if args.json else [])
+    save(model, args, FAMILY, sources, input_info,
          {"embedding": args.embedding, "preprocess_twice": args.preprocess_twice,
           "preset": args.preset})
     return 0
 
 
 def convert(
-    fusion_path: Path, inception_path: Path, embedding: str, preprocess_twice: bool
+    fusion_path: Path,
+    inception_path: Path,
+    embedding: str,
+    preprocess_twice: bool,
+    architecture: Path | None = None,
 ) -> tuple[Any, dict[str, Any]]:
-    """The ONNX model and the manifest's input fields."""
+    """The ONNX model and the manifest's input fields; `architecture` as in KerasFile."""
     g = OnnxGraph()
-    with KerasFile(fusion_path) as kfile:
+    with KerasFile(fusion_path, architecture) as kfile:
         kgraph = kfile.graph()
         image, vector = _inputs(kgraph, fusion_path)
         with KerasFile(inception_path) as inception:

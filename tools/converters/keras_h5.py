@@ -44,10 +44,14 @@ class KerasGraph:
 class KerasFile:
     """An open `.h5` file: the model graph (if stored) and the weights of each layer."""
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, architecture: str | os.PathLike | None = None):
+        """`architecture`: the model.to_json() file that goes with a weights-only .h5."""
         import h5py
 
         self.path = Path(path)
+        self.architecture = Path(architecture) if architecture else None
+        if self.architecture and not self.architecture.is_file():
+            raise ConversionError(f"{self.architecture} does not exist.")
         if self.path.suffix == ".keras":
             raise ConversionError(f"{self.path} is a Keras 3 .keras archive; load it in Keras and "
                                   "save it as .h5 (model.save('model.h5')) to convert it.")
@@ -73,13 +77,18 @@ class KerasFile:
 
     @property
     def has_model(self) -> bool:
-        return "model_config" in self._h5.attrs
+        return self.architecture is not None or "model_config" in self._h5.attrs
 
     def model_config(self) -> dict[str, Any]:
+        if self.architecture is not None:
+            try:
+                return json.loads(self.architecture.read_text(encoding="utf-8"))
+            except ValueError as exc:
+                raise ConversionError(f"{self.architecture} is not JSON ({exc}).") from None
         if not self.has_model:
             raise ConversionError(
-                f"{self.path} holds weights only (saved with save_weights), not a model; "
-                "save the model with model.save() to convert it."
+                f"{self.path} holds weights only (saved with save_weights); give the model's "
+                "architecture with --json (the file model.to_json() wrote)."
             )
         return json.loads(_text(self._h5.attrs["model_config"]))
 

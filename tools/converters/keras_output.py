@@ -10,8 +10,12 @@ from typing import Any
 from .common import CONVERTER_VERSION, save_model, set_metadata, sha256_file
 
 
-def add_output_options(parser: argparse.ArgumentParser, family: str, **defaults: float) -> None:
-    """Options for where the model goes, its manifest entry and its preprocessing constants."""
+def add_shared_options(parser: argparse.ArgumentParser, family: str, **defaults: float) -> None:
+    """Options for a weights-only .h5, where the model goes, its manifest entry and its
+    preprocessing constants."""
+    parser.add_argument("--json", type=Path,
+                        help="the architecture (model.to_json()) when the .h5 holds weights "
+                             "only, as saved by model.save_weights()")
     parser.add_argument("-o", "--output", type=Path, default=Path("models"),
                         help="model folder to write the .onnx file and manifest.json into "
                              "(default: models/)")
