@@ -68,6 +68,7 @@ def e2e():
             "canvas": list(CANVAS), "offsets": list(OFFSETS), "selection": list(SELECTION),
             "model_a": "tiny-a", "model_missing": "tiny-gone", "model_corrupt": "tiny-c",
             "gui_photo": harness.WORK + "/photo.png",
+            "plugin_config": harness.PROFILE + "/plug-ins/colorize_ai/config.json",
             "corrupt_file": harness.MODELS + "/tiny-c.onnx"}
         (work / "settings.json").write_text(json.dumps(settings))
 
@@ -266,6 +267,21 @@ def test_8c_two_layers_selected_is_refused(e2e):
     case = result(e2e, "two_layers")
     assert case["run"]["status"] == "calling-error"
     assert "exactly one layer" in case["run"]["message"]
+    assert case["after"] == case["before"]
+
+
+def test_8d_layer_group_is_refused(e2e):
+    case = result(e2e, "layer_group")
+    assert case["run"]["status"] == "calling-error"
+    assert "layer group" in case["run"]["message"]
+    assert case["after"] == case["before"]
+
+
+def test_8e_engine_that_cannot_start_gives_a_readable_error(e2e):
+    case = result(e2e, "engine_missing")
+    assert case["run"]["status"] == "execution-error"
+    message = case["run"]["message"]
+    assert "could not be started" in message and "python installer.py" in message
     assert case["after"] == case["before"]
 
 

@@ -238,5 +238,33 @@ def two_layers():
     return {"run": outcome, "before": before, "after": state(image)}
 
 
+@case
+def layer_group():
+    image = load(S["photo"])
+    group = Gimp.GroupLayer.new(image, "group")
+    image.insert_layer(group, None, 0)
+    before = state(image)
+    outcome = run(image, [group], model=S["model_a"])
+    return {"run": outcome, "before": before, "after": state(image)}
+
+
+@case
+def engine_missing():
+    image = load(S["photo"])
+    with open(S["plugin_config"]) as f:
+        saved = f.read()
+    settings = json.loads(saved)
+    settings["python"] = "/nonexistent/python"
+    try:
+        with open(S["plugin_config"], "w") as f:
+            json.dump(settings, f)
+        before = state(image)
+        outcome = run(image, [image.get_layers()[0]], model=S["model_a"])
+    finally:
+        with open(S["plugin_config"], "w") as f:
+            f.write(saved)
+    return {"run": outcome, "before": before, "after": state(image)}
+
+
 with open(os.path.join(OUT, "results.json"), "w") as f:
     json.dump(results, f, indent=1)
