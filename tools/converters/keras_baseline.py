@@ -48,7 +48,7 @@ def convert(path: Path, architecture: Path | None = None) -> tuple[Any, dict[str
     out = values[kgraph.outputs[0]]
     if len(kgraph.outputs) != 1 or out.kind != "image" or out.channels != 2:
         raise ConversionError(f"{path}: the model's output must be one H x W x 2 (ab) tensor.")
-    g.op("Identity", [out.name], "ab")
+    g.output("ab", out.name)
     model = g.model(
         [value_info("L", [1, 1, "H", "W"])],
         [value_info("ab", [1, 2] + (["H", "W"] if out.factor == 1 else ["h", "w"]))],

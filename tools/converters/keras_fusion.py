@@ -106,7 +106,7 @@ def convert(
     if len(kgraph.outputs) != 1 or out.kind != "image" or out.channels != 2:
         raise ConversionError(f"{fusion_path}: the model's output must be one H x W x 2 (ab) "
                               "tensor.")
-    g.op("Identity", [out.name], "ab")
+    g.output("ab", out.name)
     model = g.model(
         [value_info("L", [1, 1, "H", "W"]),
          value_info(EMBED_NAME, [1, 1, EMBED_SIZE, EMBED_SIZE])],

@@ -46,7 +46,8 @@ class OnnxGraph:
         self.onnx = onnx
         self.nodes: list[Any] = []
         self.initializers: list[Any] = []
-        self._used: set[str] = set()
+        # Graph input and output names, so that no Keras layer name can take them.
+        self._used: set[str] = {"L", "L_embed", "ab"}
 
     def unique(self, hint: str) -> str:
         name, n = hint, 1
@@ -68,6 +69,10 @@ class OnnxGraph:
             self.onnx.helper.make_node(op_type, inputs, [out], name=out, **attrs)
         )
         return out
+
+    def output(self, name: str, value: str) -> None:
+        """Make `value` the graph output `name` (one of the reserved names)."""
+        self.nodes.append(self.onnx.helper.make_node("Identity", [value], [name], name=name))
 
     def model(self, inputs: list[Any], outputs: list[Any], name: str) -> Any:
         helper = self.onnx.helper
@@ -200,13 +205,16 @@ class Translator:
                 "interpolation; only 'nearest' is supported."
             )
         sh, sw = _pair(call.config.get("size", 2))
+        if sh != sw and x.size is None:
+            raise ConversionError(f"UpSampling2D {call.name!r} scales height and width "
+                                  "differently; unsupported in a dynamic-size model.")
         scales = self.g.const(f"{call.name}_scales", np.array([1, 1, sh, sw], np.float32))
         name = self.g.op(
             "Resize", [x.name, "", scales], call.name, mode="nearest",
             coordinate_transformation_mode="asymmetric", nearest_mode="floor",
         )
         size = None if x.size is None else (x.size[0] * sh, x.size[1] * sw)
-        return Tensor(name, "image", x.channels, size, x.factor / sh if sh == sw else x.factor)
+        return Tensor(name, "image", x.channels, size, x.factor / sh)
 
     def _MaxPooling2D(self, call: Call, x: Tensor) -> Tensor:
         return self._pool(call, x, "MaxPool")
@@ -230,9 +238,9 @@ class Translator:
     def _GlobalAveragePooling2D(self, call: Call, x: Tensor) -> Tensor:
         _channels_last(call)
         self._need(call, x, "image")
-        pooled = self.g.op("GlobalAveragePool", [x.name], f"{call.name}_pool")
         if call.config.get("keepdims", False):
             raise ConversionError(f"GlobalAveragePooling2D {call.name!r} keeps dims; unsupported.")
+        pooled = self.g.op("GlobalAveragePool", [x.name], f"{call.name}_pool")
         return Tensor(self.g.op("Flatten", [pooled], call.name), "vector", x.channels)
 
     def _Concatenate(self, call: Call, *xs: Tensor) -> Tensor:
