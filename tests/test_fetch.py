@@ -1,0 +1,235 @@
+"""`convert_models.py fetch zhang` against a local HTTP server (Range requests, dropped
+connections, errors) serving the published prototxt and bin centres and a synthetic
+caffemodel. Only the tests pass their own sizes and hashes (`sources`); the command line
+always checks the pinned ones."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import threading
+from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import caffe_synth
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+
+from convert_models import main  # noqa: E402
+from converters import fetch, zhang  # noqa: E402
+
+CAFFEMODEL = "colorization_release_v2.caffemodel"
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, files: dict[str, bytes]) -> None:
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.files = files
+        self.errors: dict[str, int] = {}  # name -> HTTP status to answer
+        # name -> [bytes to send before dropping the connection, times left (-1: always)]
+        self.drops: dict[str, list[int]] = {}
+        self.requests: list[tuple[str, str | None]] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/files"
+
+
+class Handler(BaseHTTPRequestHandler):
+    server: Server
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        folder, _, name = self.path.rpartition("/")
+        srv = self.server
+        srv.requests.append((name, self.headers.get("Range")))
+        if folder != "/files":
+            self.send_error(404)
+            return
+        if name in srv.errors:
+            self.send_error(srv.errors[name])
+            return
+        if name not in srv.files:
+            self.send_error(404)
+            return
+        data = srv.files[name]
+        start = 0
+        if self.headers.get("Range"):
+            start = int(self.headers["Range"].split("=")[1].split("-")[0])
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        else:
+            self.send_response(200)
+        self.send_header("Content-Length", str(len(data) - start))
+        self.end_headers()
+        drop = srv.drops.get(name)
+        if drop and drop[1] != 0:
+            drop[1] -= 1
+            self.wfile.write(data[start : start + drop[0]])  # then close: a short body
+            return
+        self.wfile.write(data[start:])
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture(scope="session")
+def served_files(tmp_path_factory) -> dict[str, bytes]:
+    if not caffe_synth.SHARED_ZHANG.is_dir():
+        pytest.skip(
+            f"../shared/fixtures/zhang-eccv16 is not beside the checkout "
+            f"({caffe_synth.SHARED_ZHANG}); these tests need the published prototxt"
+        )
+    prototxt, caffemodel, hull, _ = caffe_synth.synthetic_zhang(
+        tmp_path_factory.getbasetemp() / "zhang-synthetic"
+    )
+    return {path.name: path.read_bytes() for path in (prototxt, caffemodel, hull)}
+
+
+def _sources(files: dict[str, bytes]) -> tuple[zhang.SourceFile, ...]:
+    """The pinned list with the sizes and hashes of what the test server serves."""
+    return tuple(
+        replace(s, size=len(files[s.name]), sha256=hashlib.sha256(files[s.name]).hexdigest())
+        for s in zhang.SOURCES
+    )
+
+
+@pytest.fixture
+def server(served_files):
+    srv = Server(dict(served_files))
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+@pytest.fixture
+def folders(tmp_path, monkeypatch):
+    monkeypatch.setattr(fetch, "RETRY_PAUSE_S", 0.0)
+    return tmp_path / "models", tmp_path / "downloads"
+
+
+def _nothing_installed(dest: Path) -> bool:
+    return not dest.exists() or not any(dest.iterdir())
+
+
+def test_clean_download_installs_a_working_model(server, folders, capsys):
+    dest, cache = folders
+    # Each file's first address answers 404; its mirror has it.
+    root = server.url.rsplit("/", 1)[0]
+    sources = [
+        replace(s, url=f"{root}/moved/{s.name}", mirrors=(f"{server.url}/{s.name}",))
+        for s in _sources(server.files)
+    ]
+    target = fetch.fetch_zhang(dest, None, cache, sources=sources)
+    assert target == dest / "zhang-eccv16.onnx"
+    (entry,) = json.loads((dest / "manifest.json").read_text())["models"]
+    assert entry["id"] == "zhang-eccv16"
+    assert entry["sha256"] == hashlib.sha256(target.read_bytes()).hexdigest()
+    assert sorted(p.name for p in dest.iterdir()) == ["manifest.json", "zhang-eccv16.onnx"]
+    assert list(cache.iterdir()) == []  # the sources are removed once installed
+    assert [name for name, _ in server.requests] == [s.name for s in zhang.SOURCES for _ in "12"]
+    assert f"{CAFFEMODEL}: 100%" in capsys.readouterr().err  # progress on stderr
+    from colorize_ai.model import load_model
+
+    model = load_model("zhang-eccv16", device="cpu", folders=[dest])
+    ab = model.predict_ab(np.full((64, 64), 60, np.float32))
+    assert ab.shape == (16, 16, 2) and np.all(np.isfinite(ab))
+
+
+def test_dropped_connection_resumes_with_a_range_request(server, folders):
+    dest, cache = folders
+    cut = len(server.files[CAFFEMODEL]) * 2 // 5
+    server.drops[CAFFEMODEL] = [cut, 1]
+    fetch.fetch_zhang(dest, server.url, cache, sources=_sources(server.files), quiet=True)
+    assert (CAFFEMODEL, None) in server.requests
+    assert (CAFFEMODEL, f"bytes={cut}-") in server.requests
+    assert (dest / "zhang-eccv16.onnx").exists()
+
+
+def test_download_cut_short_every_time_resumes_on_the_next_run(server, folders):
+    dest, cache = folders
+    step = len(server.files[CAFFEMODEL]) // 10
+    server.drops[CAFFEMODEL] = [step, -1]
+    cut = step * fetch.ATTEMPTS
+    with pytest.raises(fetch.FetchError, match="cut short .* run the same command again"):
+        fetch.fetch_zhang(dest, server.url, cache, sources=_sources(server.files), quiet=True)
+    assert _nothing_installed(dest)
+    assert (cache / f"{CAFFEMODEL}.part").stat().st_size == cut
+    del server.drops[CAFFEMODEL]
+    server.requests.clear()
+    fetch.fetch_zhang(dest, server.url, cache, sources=_sources(server.files), quiet=True)
+    # The verified prototxt was kept; the caffemodel continued where it stopped.
+    assert server.requests == [(CAFFEMODEL, f"bytes={cut}-"), ("pts_in_hull.npy", None)]
+    assert (dest / "zhang-eccv16.onnx").exists()
+
+
+def test_wrong_size_is_rejected_by_the_command_line(server, folders, capsys):
+    dest, cache = folders
+    # The command line checks the published size and sha256; the synthetic caffemodel differs.
+    argv = ["fetch", "zhang", "--base-url", server.url, "--dest", str(dest), "--cache", str(cache)]
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 1
+    (message,) = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert f"{CAFFEMODEL} is {len(server.files[CAFFEMODEL])} bytes, not the published" in message
+    assert _nothing_installed(dest)
+    assert not (cache / CAFFEMODEL).exists() and not (cache / f"{CAFFEMODEL}.part").exists()
+
+
+def test_wrong_hash_is_rejected_and_nothing_installed(server, folders):
+    dest, cache = folders
+    sources = _sources(server.files)
+    tampered = bytearray(server.files[CAFFEMODEL])
+    tampered[len(tampered) // 2] ^= 0xFF
+    server.files[CAFFEMODEL] = bytes(tampered)
+    with pytest.raises(fetch.FetchError, match=f"{CAFFEMODEL} from .* has sha256 .*deleted"):
+        fetch.fetch_zhang(dest, server.url, cache, sources=sources, quiet=True)
+    assert _nothing_installed(dest)
+    assert not (cache / CAFFEMODEL).exists() and not (cache / f"{CAFFEMODEL}.part").exists()
+
+
+def test_server_error_is_one_clear_message(server, folders, capsys):
+    dest, cache = folders
+    server.errors[CAFFEMODEL] = 500
+    with pytest.raises(fetch.FetchError, match="answered 500 .*colorization_release_v2"):
+        fetch.fetch_zhang(dest, server.url, cache, sources=_sources(server.files), quiet=True)
+    assert _nothing_installed(dest)
+    assert not (cache / f"{CAFFEMODEL}.part").exists()
+
+
+def test_network_failure_is_one_clear_message(folders, capsys):
+    dest, cache = folders
+    closed = Server({})  # bound, then closed: nothing listens on its port
+    url = closed.url
+    closed.server_close()
+    code = main(["fetch", "zhang", "--base-url", url, "--dest", str(dest), "--cache", str(cache)])
+    err = capsys.readouterr().err
+    assert code == 1 and err.startswith("error: cannot reach ") and err.count("\n") == 1
+    assert _nothing_installed(dest)
+
+
+def test_converted_model_failing_its_check_is_not_installed(server, folders, tmp_path):
+    dest, cache = folders
+    # Bin centres far outside the ab gamut: the annealed mean leaves [-128, 128].
+    wild = tmp_path / "pts_in_hull.npy"
+    np.save(wild, np.load(caffe_synth.SHARED_ZHANG / "pts_in_hull.npy") * 10)
+    server.files["pts_in_hull.npy"] = wild.read_bytes()
+    with pytest.raises(fetch.FetchError, match="outside"):
+        fetch.fetch_zhang(dest, server.url, cache, sources=_sources(server.files), quiet=True)
+    assert _nothing_installed(dest)
+    assert list(cache.iterdir()) == []
+
+
+def test_default_destination_is_the_user_model_folder(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    assert fetch.default_dest() == tmp_path / "colorize-ai" / "models"
+    assert fetch.default_cache() == tmp_path / "colorize-ai" / "downloads"

@@ -1,0 +1,281 @@
+"""`fetch zhang`: download the published Zhang et al. files, check, convert and install them.
+
+Downloads go to a cache folder as NAME.part, resumed with HTTP Range requests (after a dropped
+connection within a run, and on the next run); a file counts as downloaded only once its size
+and sha256 equal the pinned ones. The converted model is run on a built-in input before it is
+written, with its manifest entry, into the user model folder. On any failure nothing is
+written there; only an interrupted download's .part stays in the cache, to be resumed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import http.client
+import os
+import socket
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+from . import zhang
+from .common import ConversionError, save_model
+
+ATTEMPTS = 4  # tries per file when the connection drops mid-way
+TIMEOUT_S = 60
+CHUNK = 1 << 16
+MAX_ABS_AB = 128.0  # ab a colour model can mean; annealed means stay inside the bin centres
+RETRY_PAUSE_S = 1.0  # doubled after each dropped connection
+
+
+class FetchError(ConversionError):
+    """A download that failed or a file that is not the published one."""
+
+
+class NotFound(FetchError):
+    """A 404: the file may be at one of its mirrors."""
+
+
+def default_dest() -> Path:
+    from colorize_ai.manifest import user_models_dir  # the engine decides where users' models go
+
+    return Path(user_models_dir())
+
+
+def default_cache() -> Path:
+    from colorize_ai.manifest import user_data_dir
+
+    return Path(user_data_dir()) / "downloads"
+
+
+class Progress:
+    """A one-line progress bar on a terminal; a line per quarter otherwise."""
+
+    def __init__(self, name: str, total: int, stream: TextIO | None) -> None:
+        self.name, self.total, self.stream = name, total, stream
+        self.tty = bool(stream is not None and stream.isatty())
+        self.last = 0.0
+        self.quarter = -1
+
+    def update(self, done: int, final: bool = False) -> None:
+        if self.stream is None:
+            return
+        fraction = done / self.total if self.total else 1.0
+        if self.tty:
+            now = time.monotonic()
+            if not final and now - self.last < 0.1:
+                return
+            self.last = now
+            bar = "#" * int(30 * fraction)
+            self.stream.write(
+                f"\r{self.name}  {fraction:4.0%} |{bar:<30}| {_size(done)} of {_size(self.total)}"
+                + ("\n" if final else "")
+            )
+        elif int(fraction * 4) > self.quarter:
+            self.quarter = int(fraction * 4)
+            self.stream.write(f"{self.name}: {fraction:.0%} of {_size(self.total)}\n")
+        self.stream.flush()
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.1f} kB"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _body_span(response: Any, offset: int) -> tuple[int, int | None]:
+    """(where the body starts in the file, the file's size if the server says it)."""
+    length = response.headers.get("Content-Length")
+    if response.status != 206:
+        return 0, int(length) if length and length.isdigit() else None
+    content_range = response.headers.get("Content-Range", "")  # "bytes START-END/TOTAL"
+    try:
+        span, total = content_range.split()[1].split("/")
+        start = int(span.split("-")[0])
+    except (IndexError, ValueError):
+        start, total = -1, ""
+    if start != offset:
+        raise FetchError(f"the server resumed at byte {start}, not {offset}")
+    return offset, int(total) if total.isdigit() else None
+
+
+def download(url: str, part: Path, size: int, progress: Progress) -> None:
+    """Download url into `part`, appending to what an earlier try left there."""
+    for attempt in range(1, ATTEMPTS + 1):
+        have = part.stat().st_size if part.exists() else 0
+        if have == size:
+            return
+        if have > size:
+            part.unlink(missing_ok=True)
+            have = 0
+        request = urllib.request.Request(url, headers={"User-Agent": "colorize-ai-fetch/1"})
+        if have:
+            request.add_header("Range", f"bytes={have}-")
+        try:
+            with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
+                start, total = _body_span(response, have)
+                if total is not None and total != size:
+                    raise FetchError(f"{url} is {total} bytes, not the published {size}")
+                with open(part, "r+b" if start else "wb") as out:
+                    out.seek(start)
+                    out.truncate()
+                    done = start
+                    while block := response.read(CHUNK):
+                        done += len(block)
+                        if done > size:
+                            raise FetchError(f"{url} is larger than the published {size} bytes")
+                        out.write(block)
+                        progress.update(done)
+        except FetchError:
+            part.unlink(missing_ok=True)
+            raise
+        except urllib.error.HTTPError as exc:
+            if exc.code == 416:  # our partial file is longer than the server's: not resumable
+                part.unlink(missing_ok=True)
+            error = NotFound if exc.code == 404 else FetchError
+            raise error(f"the server answered {exc.code} {exc.reason} for {url}") from None
+        except urllib.error.URLError as exc:
+            raise FetchError(f"cannot reach {url}: {exc.reason}") from None
+        except (http.client.IncompleteRead, ConnectionError, socket.timeout, TimeoutError):
+            pass  # the connection dropped mid-way: resume from what arrived
+        except OSError as exc:
+            raise FetchError(f"cannot download {url}: {exc}") from None
+        if part.exists() and part.stat().st_size == size:
+            progress.update(size, final=True)
+            return
+        if attempt < ATTEMPTS:
+            time.sleep(RETRY_PAUSE_S * 2 ** (attempt - 1))
+    got = part.stat().st_size if part.exists() else 0
+    if got == 0 and part.exists():
+        part.unlink(missing_ok=True)
+    raise FetchError(
+        f"the download of {url} was cut short ({got} of {size} bytes) {ATTEMPTS} times; run the "
+        f"same command again to resume it"
+    )
+
+
+def fetch_file(
+    source: zhang.SourceFile, urls: list[str], cache: Path, stream: TextIO | None
+) -> Path:
+    """The verified file `source` in `cache`, downloaded (or resumed) from the first of `urls`
+    that has it, if it is not there yet."""
+    final = cache / source.name
+    if final.exists() and final.stat().st_size == source.size and _sha256(final) == source.sha256:
+        return final
+    part = cache / f"{source.name}.part"
+    for i, url in enumerate(urls):
+        try:
+            download(url, part, source.size, Progress(source.name, source.size, stream))
+            break
+        except NotFound:
+            if i == len(urls) - 1:
+                raise
+    digest = _sha256(part)
+    if digest != source.sha256:
+        part.unlink(missing_ok=True)
+        raise FetchError(
+            f"{source.name} from {url} has sha256 {digest}, not the published {source.sha256}; "
+            f"it was deleted"
+        )
+    os.replace(part, final)
+    return final
+
+
+def _pattern(height: int, width: int) -> np.ndarray:
+    """A built-in L - 50 input: smooth waves with L in [5, 95]."""
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    lightness = 50 + 45 * np.sin(x / 9.0) * np.cos(y / 13.0)
+    return (lightness - zhang.L_OFFSET)[None, None].astype(np.float32)
+
+
+def check_converted(model: Any) -> None:
+    """Run the converted model on a built-in input at two sizes: shapes, finite, ab range."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    sizes = ((224, 224), (64, 96))
+    try:
+        session = ort.InferenceSession(
+            model.SerializeToString(), options, providers=["CPUExecutionProvider"]
+        )
+        outputs = [session.run(["ab"], {"L": _pattern(*size)})[0] for size in sizes]
+    except Exception as exc:  # ONNX Runtime raises its own exception types
+        raise FetchError(f"the converted model does not run in ONNX Runtime: {exc}") from None
+    for (height, width), ab in zip(sizes, outputs):
+        if ab.shape != (1, 2, height // 4, width // 4):
+            raise FetchError(
+                f"the converted model gave ab of shape {ab.shape} for {height}x{width}"
+            )
+        if not np.all(np.isfinite(ab)) or np.abs(ab).max() > MAX_ABS_AB:
+            raise FetchError("the converted model gave ab values outside [-128, 128]")
+
+
+def fetch_zhang(
+    dest: str | os.PathLike | None = None,
+    base_url: str | None = None,
+    cache: str | os.PathLike | None = None,
+    temperature: float | None = None,
+    sources: Iterable[zhang.SourceFile] = zhang.SOURCES,
+    quiet: bool = False,
+) -> Path:
+    """Download, check, convert and install the Zhang model; returns the installed file.
+
+    `sources` (names, sizes, sha256) is the pinned list; only tests pass another one.
+    """
+    dest_dir = Path(dest) if dest is not None else default_dest()
+    cache_dir = Path(cache) if cache is not None else default_cache()
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    stream = None if quiet else sys.stderr
+    files = []
+    for source in sources:
+        if base_url:
+            urls = [f"{base_url.rstrip('/')}/{source.name}"]
+        else:
+            urls = [source.url, *source.mirrors]
+        files.append(fetch_file(source, urls, cache_dir, stream))
+    try:
+        model = zhang.convert(*files, temperature=temperature)
+        check_converted(model)
+        return save_model(model, dest_dir, zhang.manifest_entry(model))
+    finally:
+        # Verified downloads are kept only to spare a re-download after a failed download;
+        # once conversion ran (well or not) they are of no further use.
+        for path in files:
+            path.unlink(missing_ok=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        target = fetch_zhang(args.dest, args.base_url, args.cache, args.temperature)
+    except OSError as exc:
+        raise FetchError(f"cannot write the model: {exc}") from None
+    print(f"installed {target} ('{zhang.MODEL_ID}')")
+    return 0
+
+
+def add_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "fetch",
+        help="download, convert and install a published model",
+        description="Download the published files of a model, check their sha256, convert "
+        "them and install the result into the user model folder.",
+    )
+    p.add_argument("model", choices=["zhang"], help="which model")
+    p.add_argument("--base-url", help="download all files from BASE_URL/<file name> instead")
+    p.add_argument("--dest", help="model folder to install into (default: the user model folder)")
+    p.add_argument("--cache", help="folder for the downloads (default: <user data>/downloads)")
+    p.add_argument("--temperature", type=float, default=None, help="as for `zhang`")
+    p.set_defaults(run=run)
