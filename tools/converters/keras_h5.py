@@ -160,7 +160,8 @@ def _parse_functional(body: dict[str, Any]) -> KerasGraph:
         kind, cfg = _kind(layer), layer["config"]
         name = layer.get("name") or cfg["name"]
         if kind == "InputLayer":
-            shapes[(name, 0, 0)] = list(cfg.get("batch_input_shape") or cfg.get("batch_shape"))
+            shape = cfg.get("batch_input_shape") or cfg.get("batch_shape") or []
+            shapes[(name, 0, 0)] = list(shape)
             continue
         _reject_nested(name, kind)
         for index, node in enumerate(layer["inbound_nodes"]):
