@@ -170,7 +170,8 @@ def test_baseline_beta_sized_variant_matches_keras(km, work):
     model.save(h5)
     convert("baseline", str(h5), "-o", str(work / "models"), "--id", "beta")
     entry = json.loads((work / "models" / "manifest.json").read_text())["models"]
-    assert next(e for e in entry if e["id"] == "beta")["input"]["multiple"] == 8
+    entry = next(e for e in entry if e["id"] == "beta")
+    assert entry["input"]["multiple"] == 8 and entry["output"]["decoding"] == "tanh"
     rng = np.random.default_rng(18)
 
     def inputs_at(size):

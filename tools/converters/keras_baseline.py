@@ -68,6 +68,10 @@ def _single_input(kgraph: KerasGraph, path: Path) -> Any:
 
 
 def _last_activation(kgraph: KerasGraph) -> str:
-    activation = kgraph.calls[-1].config.get("activation", "linear")
-    return activation if isinstance(activation, str) else "linear"
+    # Layers after it (UpSampling2D in Wallner's Beta) do not change the value range.
+    for call in reversed(kgraph.calls):
+        if "activation" in call.config:
+            activation = call.config["activation"]
+            return activation if isinstance(activation, str) else "linear"
+    return "linear"
 
