@@ -252,8 +252,8 @@ def synthetic_zhang(folder: Path) -> tuple[Path, Path, Path, dict[str, list[np.n
 
 def opencv_zhang(prototxt: Path, caffemodel: Path, hull: Path, scale: float = 2.606):
     """OpenCV's Caffe importer with class8_ab and conv8_313_rh set as OpenCV's sample
-    samples/dnn/colorization.py sets them. Winograd is off: it is an approximation whose
-    error (~5e-3 ab here) would hide the converter's."""
+    samples/dnn/colorization.py sets them. Winograd is off: its larger float32 rounding
+    (~2e-3 ab here) would hide the converter's."""
     net = cv2.dnn.readNetFromCaffe(str(prototxt), str(caffemodel))
     centres = np.load(hull).transpose().reshape(2, 313, 1, 1)
     net.getLayer(net.getLayerId("class8_ab")).blobs = [centres.astype(np.float32)]

@@ -305,14 +305,14 @@ def _out_axis_view(conv: Op) -> np.ndarray | None:
     return None
 
 
-def _fold_into_previous(
-    ops: list[Op], conv: Op, scale: np.ndarray, shift: np.ndarray | None
-) -> bool:
+def _fold_into_previous(conv: Op, scale: np.ndarray | None, shift: np.ndarray | None) -> bool:
+    """conv -> affine becomes one conv (the affine acts per output channel); False if the
+    weights cannot be scaled per output channel (grouped ConvTranspose)."""
     view = _out_axis_view(conv)
     if view is None:
         return False
     channels = view.shape[0]
-    s = np.broadcast_to(scale, (channels,)).astype(np.float64)
+    s = np.ones(channels) if scale is None else np.broadcast_to(scale, (channels,))
     scaled = view.astype(np.float64) * s[:, None, None, None]
     weight = scaled if conv.kind == "conv" else scaled.transpose(1, 0, 2, 3)
     bias = np.zeros(channels) if conv.bias is None else conv.bias.astype(np.float64)
@@ -331,8 +331,8 @@ def _remove(ops: list[Op], op: Op) -> None:
     op.output = op.input
 
 
-def fold(ops: list[Op], graph_output: str) -> str:
-    """Fold affines into convolutions where exact; returns the (possibly renamed) output."""
+def fold(ops: list[Op], graph_output: str) -> None:
+    """Fold affines (BatchNorm, Scale) into convolutions, in place, wherever that is exact."""
     changed = True
     while changed:
         changed = False
@@ -347,7 +347,7 @@ def fold(ops: list[Op], graph_output: str) -> str:
                 single
                 and prev.kind in ("conv", "deconv")
                 and not keep_name
-                and _fold_into_previous(ops, prev, op.scale, op.shift)
+                and _fold_into_previous(prev, op.scale, op.shift)
             ):
                 _remove(ops, op)
                 changed = True
@@ -367,7 +367,7 @@ def fold(ops: list[Op], graph_output: str) -> str:
                     conv is not None
                     and conv.kind in ("conv", "deconv")
                     and len(_consumers(ops, conv.output)) == 1
-                    and _fold_into_previous(ops, conv, op.scale, None)
+                    and _fold_into_previous(conv, op.scale, None)
                 ):
                     op.scale = None
                     changed = True
@@ -386,10 +386,11 @@ def fold(ops: list[Op], graph_output: str) -> str:
                 _fold_into_next(nxt[0], op.scale, op.shift)
                 _remove(ops, op)
                 changed = True
-    return graph_output
 
 
 def _fold_into_next(conv: Op, scale: np.ndarray | None, shift: np.ndarray | None) -> None:
+    """affine -> unpadded conv becomes one conv: scale the input channels' weights and add
+    the shift's contribution to the bias."""
     w = conv.weight.astype(np.float64)
     out_ch, in_per_group = w.shape[:2]
     group = conv.attrs["group"]
@@ -514,7 +515,7 @@ def convert(
     )
     scale_op = next((op for op in ops if op.name == SCALE_LAYER), None)
     factor = float(np.mean(scale_op.scale)) if scale_op is not None else 1.0
-    graph_output = fold(ops, graph_output)
+    fold(ops, graph_output)
     files = [Path(prototxt), Path(caffemodel), Path(hull_path)]
     metadata = {
         "family": "zhang",
