@@ -154,7 +154,7 @@ def test_2_rgb_photo_gives_one_layer_equal_to_the_cli(e2e):
     assert e2e["cli"].returncode == 0, e2e["cli"].stderr.decode()
     cli = np.asarray(Image.open(e2e["work"] / "cli" / "photo_tiny-a.png").convert("RGB"))
     assert colourful(gimp)
-    assert int(np.abs(gimp.astype(int) - cli.astype(int)).max()) <= 1
+    assert int(np.abs(gimp.astype(int) - cli.astype(int)).max()) <= 1  # measured: 0
 
 
 def test_3_all_installed_models_one_layer_each(e2e):
@@ -244,7 +244,8 @@ def test_7_sixteen_bit_keeps_its_precision(e2e):
     source = raw(e2e, case["source"], np.float32, 3)
     expected = colorize(source, load_model("tiny-a", device="cpu"))
     gimp = raw(e2e, case["result_float"], np.float32, 3)
-    assert float(np.abs(gimp - expected).max()) < 1 / 255
+    # Far below one 8-bit step: GIMP and the engine differ only by 16-bit rounding.
+    assert float(np.abs(gimp - expected).max()) < 1 / 4096
 
 
 def test_8_missing_model_error_and_image_unchanged(e2e):
