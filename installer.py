@@ -417,14 +417,23 @@ def install_models(paths, record):
 
 def fetch_model(name, paths, record):
     # type: (str, Paths, Record) -> None
+    """Download and convert a published model with tools/convert_models.py fetch."""
     before = set(walk_files(paths.models))
+    downloads = os.path.join(paths.data, "downloads")
+    if not os.path.isdir(downloads):
+        record.dirs.add(downloads)  # the fetch tool's download cache
     say("Model " + name + ": fetching and converting (this downloads the original weights)")
     env = dict(os.environ)
     env.pop("PYTHONPATH", None)
-    run_logged([paths.python, os.path.join(REPO, "tools", "convert_models.py"), "fetch", name,
-                "-o", paths.models], paths,
-               "Fetching the model " + name + " failed (is the internet reachable?)", env)
+    record.make_dirs(paths.models)
+    # Not captured: the tool's progress bar and its one-line error are for the person.
+    code = subprocess.run([paths.python, os.path.join(REPO, "tools", "convert_models.py"),
+                           "fetch", name, "--dest", paths.models], env=env).returncode
     record.files.update(set(walk_files(paths.models)) - before)
+    record.save()
+    if code:
+        raise InstallError("Fetching the model " + name + " failed (the message above says "
+                           "why); run the same command again to resume the download.")
 
 
 def walk_files(folder):
@@ -549,7 +558,8 @@ def uninstall(args, paths):
             # Python leaves __pycache__ beside the plug-in's modules when GIMP runs them.
             ours_only = not [p for p in os.listdir(path)
                              if p not in (RECORD, "install.log", "__pycache__")]
-            if path == paths.venv or ours_only:
+            owned = path in (paths.venv, os.path.join(paths.data, "downloads"))
+            if owned or ours_only:
                 shutil.rmtree(path)
     if os.path.exists(paths.record):
         os.remove(paths.record)

@@ -259,3 +259,33 @@ def test_runtime_build_follows_the_gpu(home, tmp_path, monkeypatch, gpu):
     # The same request again: the stamp says nothing changed, pip is not run.
     assert not installer.ensure_venv(paths, "auto", False, [], None)
     assert len(commands) == 2
+
+
+def test_model_option_fetches_with_the_converter(home, fake_venv, monkeypatch, capsys):
+    commands = []
+
+    def fake_run(cmd, **kwargs):
+        commands.append(cmd)
+        models = Path(cmd[cmd.index("--dest") + 1])
+        add_model(models, "zhang-eccv16")  # what the converter would install
+        os.makedirs(os.path.join(os.path.dirname(models), "downloads"), exist_ok=True)
+        return subprocess.CompletedProcess(cmd, 0)
+
+    monkeypatch.setattr(installer.subprocess, "run", fake_run)
+    assert install("--model", "zhang") == 0
+    data = home / ".local/share/colorize-ai"
+    assert commands == [[str(data / "venv/bin/python"), str(REPO / "tools/convert_models.py"),
+                         "fetch", "zhang", "--dest", str(data / "models")]]
+    assert fake_venv[-1][2] == ["convert"]  # the converter's packages go into the environment
+    assert install("--uninstall") == 0
+    assert not (data / "models" / "zhang-eccv16.onnx").exists()
+    assert not data.exists()
+
+
+def test_failed_fetch_is_one_sentence(home, fake_venv, monkeypatch, capsys):
+    monkeypatch.setattr(installer.subprocess, "run",
+                        lambda cmd, **kwargs: subprocess.CompletedProcess(cmd, 1))
+    assert install("--model", "zhang") == 1
+    assert capsys.readouterr().err.strip() == (
+        "Error: Fetching the model zhang failed (the message above says why); run the same "
+        "command again to resume the download.")
