@@ -10,6 +10,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[cpu,dev,convert]'
+.venv/bin/python -m pip install --quiet --no-deps 'tf-keras==2.21.*'
 
 set +e
 .venv/bin/python -m pytest "$@"
