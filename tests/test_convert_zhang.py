@@ -98,6 +98,20 @@ def test_text_format_parser():
         caffe_proto.parse_text("layer { name: 'x'")
 
 
+def test_phase_rules_select_deploy_layers():
+    net = caffe_proto.parse_text(
+        'layer { name: "a" type: "Data" include { phase: TRAIN } }'
+        'layer { name: "b" type: "ReLU" include { phase: TEST } }'
+        'layer { name: "c" type: "ReLU" exclude { phase: TEST } }'
+        'layers { name: "d" type: RELU }'
+    )
+    assert [(lay.name, lay.type) for lay in caffe_proto.net_layers(net)] == [
+        ("b", "ReLU"),
+        ("d", "ReLU"),
+    ]
+    assert len(caffe_proto.net_layers(net, test_only=False)) == 4
+
+
 def test_published_prototxt_layers(zhang_files):
     layers = caffe_proto.net_layers(caffe_proto.read_prototxt(str(zhang_files[0])))
     kinds = [lay.type for lay in layers]

@@ -408,11 +408,12 @@ def _in_test_phase(layer: Message) -> bool:
     return not any(phase(r) == 1 for r in layer.all("exclude"))
 
 
-def net_layers(net: Message, with_blobs: bool = True) -> list[Layer]:
-    """The layers of a NetParameter (current `layer` or legacy V1 `layers`), in order."""
+def net_layers(net: Message, with_blobs: bool = True, test_only: bool = True) -> list[Layer]:
+    """The layers of a NetParameter (current `layer` or legacy V1 `layers`), in order;
+    with `test_only`, those its include/exclude rules keep in the TEST (deploy) phase."""
     layers = []
     for raw in net.all("layer") + net.all("layers"):
-        if not _in_test_phase(raw):
+        if test_only and not _in_test_phase(raw):
             continue
         layers.append(
             Layer(

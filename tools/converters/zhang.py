@@ -495,9 +495,9 @@ def convert(
     try:
         net = read_prototxt(str(prototxt))
         deploy = net_layers(net, with_blobs=False)
-        weights = {
-            layer.name: layer.blobs for layer in net_layers(read_caffemodel(str(caffemodel)))
-        }
+        # Weights by layer name, from layers of any phase (a training snapshot keeps them all).
+        trained = net_layers(read_caffemodel(str(caffemodel)), test_only=False)
+        weights = {layer.name: layer.blobs for layer in trained if layer.blobs}
     except (OSError, UnicodeDecodeError) as exc:
         raise ConversionError(f"cannot read the Caffe files: {exc}") from None
     except CaffeFormatError as exc:
