@@ -42,16 +42,22 @@ class NotFound(FetchError):
     """A 404: the file may be at one of its mirrors."""
 
 
-def default_dest() -> Path:
-    from colorize_ai.manifest import user_models_dir  # the engine decides where users' models go
+def _engine_folders() -> Any:
+    try:
+        from colorize_ai import manifest  # the engine decides where users' models go
+    except ImportError:
+        raise FetchError(
+            "the engine package colorize_ai is not installed here; pass --dest and --cache"
+        ) from None
+    return manifest
 
-    return Path(user_models_dir())
+
+def default_dest() -> Path:
+    return Path(_engine_folders().user_models_dir())
 
 
 def default_cache() -> Path:
-    from colorize_ai.manifest import user_data_dir
-
-    return Path(user_data_dir()) / "downloads"
+    return Path(_engine_folders().user_data_dir()) / "downloads"
 
 
 class Progress:

@@ -33,6 +33,8 @@ IR_VERSION = 8  # the IR of opset 17: loadable by every ONNX Runtime the engine 
 L_OFFSET = 50.0
 SCALE_LAYER = "conv8_313_rh"
 DECODE_LAYER = "class8_ab"
+# Layer types with a translation (besides Input, and Silence, which is dropped).
+SUPPORTED = ("Convolution", "Deconvolution", "ReLU", "BatchNorm", "Scale", "Softmax")
 
 
 @dataclass(frozen=True)
@@ -247,6 +249,11 @@ def build_ops(
                 raise ConversionError("the network must have exactly one input")
             graph_input = new_tensor(layer)
             continue
+        if layer.type not in SUPPORTED:
+            raise ConversionError(
+                f"layer '{layer.name}' has type '{layer.type}', which the Caffe converter "
+                f"cannot convert"
+            )
         if len(layer.bottom) < 1 or len(layer.top) != 1:
             raise ConversionError(f"layer '{layer.name}' must have one input and one output")
         if layer.bottom[0] not in tensors:
@@ -267,14 +274,9 @@ def build_ops(
         elif layer.type == "Scale":
             override = scale if layer.name == SCALE_LAYER else None
             op = _scale_op(layer, blobs, src, new_tensor(layer), override)
-        elif layer.type == "Softmax":
+        else:
             axis = int(layer.params.sub("softmax_param").get("axis", 1))
             op = Op("softmax", layer.name, src, new_tensor(layer), attrs={"axis": axis})
-        else:
-            raise ConversionError(
-                f"layer '{layer.name}' has type '{layer.type}', which the Caffe converter "
-                f"cannot convert"
-            )
         ops.append(op)
         graph_output = op.output
     if graph_input is None:
