@@ -468,16 +468,10 @@ def _opencv_sample_pipeline(net, rgb: np.ndarray) -> np.ndarray:
     return np.clip(cv2.cvtColor(img_lab_out, cv2.COLOR_Lab2RGB), 0, 1)
 
 
-ENGINE_DOWNSAMPLING = (
-    "the engine makes the model's input with INTER_AREA on the 8-bit photo, OpenCV's sample "
-    "with INTER_LINEAR on float RGB; on this random network that alone moves ab by up to ~60"
-)
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "side",
-    [224, pytest.param(512, marks=pytest.mark.xfail(strict=True, reason=ENGINE_DOWNSAMPLING))],
+    [224, 512],
 )
 def test_engine_pipeline_matches_opencv_sample(converted, sessions, side):
     """At 224 px the photo is the model's input size, so both pipelines feed the network the

@@ -194,3 +194,11 @@ def test_progress_reaches_one_and_timings_add_up(model):
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
     assert {"prepare", "model", "compose", "total"} <= set(timings)
     assert timings["total"] >= timings["model"]
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3, 4])
+def test_banded_linear_shrink_equals_opencv_on_the_float_photo(channels, monkeypatch):
+    image = _photo(301, 257, channels=channels)
+    expected = cv2.resize(image.astype(np.float32) / 255, (56, 40), interpolation=cv2.INTER_LINEAR)
+    monkeypatch.setattr(pipeline, "BAND_PIXELS", 257 * 13)
+    assert np.abs(pipeline._shrink_linear(image, 56, 40, 255.0) - expected).max() < 1e-5

@@ -91,6 +91,18 @@ def _resize_rows(wide: np.ndarray, y0: int, y1: int, dst_rows: int, cubic: bool)
     return out
 
 
+def _shrink_linear(image: np.ndarray, cols: int, rows: int, scale: float) -> np.ndarray:
+    """cv2.resize(float photo, INTER_LINEAR) as reference pipelines do it, without a float
+    copy of the whole photo: the horizontal pass runs in bands, then the vertical pass."""
+    height, width = image.shape[:2]
+    band = max(1, BAND_PIXELS // width)
+    narrow = np.concatenate([
+        cv2.resize(_to_float(image[y0:y0 + band], scale), (cols, min(band, height - y0)),
+                   interpolation=cv2.INTER_LINEAR)
+        for y0 in range(0, height, band)])
+    return cv2.resize(narrow, (cols, rows), interpolation=cv2.INTER_LINEAR)
+
+
 def check_image(image: np.ndarray) -> None:
     if image.dtype not in _FULL_SCALE:
         raise BadInput(f"Pixels of type {image.dtype} are not supported "
@@ -133,10 +145,13 @@ def colorize(image: np.ndarray, model: Model, *, strength: float = 1.0, render_s
     scale = _FULL_SCALE[image.dtype]
 
     rows, cols = model.input_dims(height, width, render_size, keep_aspect=fit == "keep-aspect")
-    small = cv2.resize(image, (cols, rows), interpolation=cv2.INTER_AREA)
+    if model.family.downscale == "linear":
+        small, small_scale = _shrink_linear(image, cols, rows, scale), 1.0
+    else:
+        small, small_scale = cv2.resize(image, (cols, rows), interpolation=cv2.INTER_AREA), scale
     if small.ndim == 3 and small.shape[2] == 1:
         small = small[..., 0]
-    small_l = _l_plane(small, colour, scale)
+    small_l = _l_plane(small, colour, small_scale)
     clock["prepare"] = time.perf_counter() - start
     report(0.1, "model")
 

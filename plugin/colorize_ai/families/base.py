@@ -19,6 +19,9 @@ class Family:
     ab_scale: ClassVar[float]
     decoding: ClassVar[str]
     extra_inputs: ClassVar[int] = 0
+    # How the photo is shrunk to the model's input: "area" averages (no aliasing); a family
+    # whose reference inference code does something else says so, to reproduce its results.
+    downscale: ClassVar[str] = "area"
 
     def __init__(self, input_spec: dict[str, Any], output_spec: dict[str, Any]) -> None:
         self.input_name: str = input_spec.get("name", "L")
