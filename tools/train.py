@@ -2,7 +2,7 @@
 
     python tools/train.py train --arch baseline --id baseline-ours --minutes 50 [--resume]
     python tools/train.py train --arch classes --id classes-ours --minutes 60 [--resume]
-    python tools/train.py export --arch baseline --id baseline-ours --out models
+    python tools/train.py export --id baseline-ours --out models --name ... --description ...
 
 `baseline`: the baseline family's exact Sequential CNN (231,682 parameters), ab/128 regressed
 through tanh with an MSE loss. `classes`: a compact network trained with Zhang et al.'s (ECCV 2016)
@@ -305,12 +305,13 @@ def _save(path: Path, model: nn.Module, opt: torch.optim.Optimizer, state: dict,
 # ---------------------------------------------------------------------------- export
 
 
-def export_module(arch: str, model: nn.Module, bins: np.ndarray | None = None) -> nn.Module:
+def export_module(arch: str, model: nn.Module, bins: np.ndarray | None = None,
+                  temperature: float = TEMPERATURE) -> nn.Module:
     """The module whose graph is exported: the net itself, or the net + annealed mean."""
     model.eval()
     if arch == "baseline":
         return model
-    return AnnealedMean(model, bins).eval()
+    return AnnealedMean(model, bins, temperature).eval()
 
 
 def to_onnx(module: nn.Module, path: Path, size: int = 64) -> None:
@@ -329,15 +330,16 @@ def export(args: argparse.Namespace) -> Path:
     sys.path.insert(0, str(REPO / "tools"))
     from converters.common import save_model, set_metadata
 
-    ckpt_path = Path(args.runs) / args.id / "last.pt"
+    run = args.run or args.id
+    ckpt_path = Path(args.runs) / run / "last.pt"
     if not ckpt_path.exists():
-        raise TrainingError(f"No checkpoint at {ckpt_path}: train {args.id} first.")
+        raise TrainingError(f"No checkpoint at {ckpt_path}: train {run} first.")
     ckpt = torch.load(ckpt_path, weights_only=False)
     targs = ckpt["args"]
     model = build(targs["arch"], targs["width"])
     model.load_state_dict(ckpt["model"])
     bins = ckpt["extra"]["bins"].numpy() if targs["arch"] == "classes" else None
-    module = export_module(targs["arch"], model, bins)
+    module = export_module(targs["arch"], model, bins, args.temperature)
     Path(args.out).mkdir(parents=True, exist_ok=True)
     tmp = Path(args.out) / f".{args.id}.export.onnx"
     to_onnx(module, tmp)
@@ -347,12 +349,12 @@ def export(args: argparse.Namespace) -> Path:
     minutes = state["seconds"] / 60
     classes = targs["arch"] == "classes"
     family = "zhang" if classes else "baseline"
-    props = {"family": family, "source_files": f"tools/train.py checkpoint {args.id}",
+    props = {"family": family, "source_files": f"tools/train.py checkpoint {run}",
              "source_sha256": "", "converter_version": "train-1",
              "l_offset": L_OFFSET, "l_divisor": L_DIVISOR,
              "ab_scale": 1.0 if classes else AB_SCALE}
     if classes:
-        props["temperature"] = TEMPERATURE
+        props["temperature"] = args.temperature
     set_metadata(proto, props)
     recipe = (f"trained by us with tools/train.py (--arch {targs['arch']} --width "
               f"{targs['width']} --crop {targs['crop']} --batch {targs['batch']} --lr "
@@ -398,6 +400,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--out", default=str(REPO / "models"))
+    parser.add_argument("--run", default="", help="export: training run to take (default: --id)")
+    parser.add_argument("--temperature", type=float, default=TEMPERATURE,
+                        help="export: annealed-mean temperature put in the graph")
     parser.add_argument("--name", default="")
     parser.add_argument("--description", default="")
     parser.add_argument("--default", action="store_true", help="mark as the default model")
