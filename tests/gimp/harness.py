@@ -19,8 +19,17 @@ PROFILE = WORK + "/profile"
 MODELS = WORK + "/models"
 OUT = WORK + "/out"
 VENV_PYTHON = HOME + "/.local/share/colorize-ai/venv/bin/python"
-IGNORE = shutil.ignore_patterns(".git", ".venv", "__pycache__", "*.egg-info", "build",
-                                ".pytest_cache", ".ruff_cache", "*.onnx")
+
+
+def copy_checkout(dest: Path) -> None:
+    """Copy what a clone would hold (tracked and new, not ignored files), as a user gets it."""
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others",
+                             "--exclude-standard"], cwd=REPO, capture_output=True, check=True)
+    for name in filter(None, listed.stdout.decode().split("\0")):
+        source = REPO / name
+        if source.is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, dest / name)
 
 
 class GimpRoot:
@@ -49,7 +58,7 @@ class GimpRoot:
         for folder in (HOME, PROFILE, MODELS, OUT):
             self.path(folder).mkdir(parents=True)
         shutil.rmtree(self.path(SOURCE), ignore_errors=True)
-        shutil.copytree(REPO, self.path(SOURCE), ignore=IGNORE)
+        copy_checkout(self.path(SOURCE))
 
     def install(self, *args: str) -> subprocess.CompletedProcess:
         return self.run(["python3", SOURCE + "/installer.py", "--wheels", "/" + WHEEL_DIR,
