@@ -28,7 +28,7 @@ W, H = 97, 65  # odd sizes: not multiples of the models' input multiple
 CANVAS, OFFSETS = (160, 120), (30, 40)
 SELECTION = (20, 10, 40, 30)
 RGB, GRAY, INDEXED = 0, 1, 2
-U16_NON_LINEAR = 250  # Gimp.Precision.U16_NON_LINEAR
+U16_NON_LINEAR, FLOAT_LINEAR = 250, 600  # Gimp.Precision values
 
 
 def grey_plane() -> np.ndarray:
@@ -229,6 +229,13 @@ def test_6b_layer_with_offsets_in_a_larger_canvas(e2e):
                                                                                list(OFFSETS))
 
 
+def test_6c_layer_inside_a_group_gets_its_result_in_the_group(e2e):
+    case = result(e2e, "inside_group")
+    assert case["run"]["status"] == "success", case["run"]
+    assert case["children"] == ["Colorized (Tiny tiny-a)", "child"]
+    assert [la["name"] for la in case["after"]["layers"]] == ["group", "Background"]
+
+
 def test_7_sixteen_bit_keeps_its_precision(e2e):
     case = result(e2e, "sixteen_bit")
     assert case["run"]["status"] == "success", case["run"]
@@ -240,12 +247,26 @@ def test_7_sixteen_bit_keeps_its_precision(e2e):
     from colorize_ai.model import load_model
     from colorize_ai.pipeline import colorize
 
-    os.environ["COLORIZE_AI_MODELS"] = str(e2e["models"])
     source = raw(e2e, case["source"], np.float32, 3)
-    expected = colorize(source, load_model("tiny-a", device="cpu"))
+    expected = colorize(source, load_model("tiny-a", device="cpu", folders=[e2e["models"]]))
     gimp = raw(e2e, case["result_float"], np.float32, 3)
     # Far below one 8-bit step: GIMP and the engine differ only by 16-bit rounding.
     assert float(np.abs(gimp - expected).max()) < 1 / 4096
+
+
+def test_7b_32_bit_linear_float_image(e2e):
+    case = result(e2e, "float_linear")
+    assert case["run"]["status"] == "success", case["run"]
+    assert case["after"]["precision"] == FLOAT_LINEAR
+    from colorize_ai.model import load_model
+    from colorize_ai.pipeline import colorize
+
+    source = raw(e2e, case["source"], np.float32, 3)
+    expected = colorize(source, load_model("tiny-a", device="cpu", folders=[e2e["models"]]))
+    gimp = raw(e2e, case["result"], np.float32, 3)
+    assert colourful(np.clip(gimp * 255, 0, 255))
+    # GIMP stores linear floats; its conversions to and from R'G'B' float are near exact.
+    assert float(np.abs(gimp - expected).max()) < 1e-3
 
 
 def test_8_missing_model_error_and_image_unchanged(e2e):

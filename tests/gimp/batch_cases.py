@@ -210,6 +210,20 @@ def sixteen_bit():
 
 
 @case
+def float_linear():
+    w, h = S["deep_size"]
+    image = Gimp.Image.new_with_precision(w, h, Gimp.ImageBaseType.RGB,
+                                          Gimp.Precision.FLOAT_LINEAR)
+    with open(S["deep"], "rb") as f:
+        source = new_layer(image, "linear", w, h, Gimp.ImageType.RGB_IMAGE, "R'G'B' u16",
+                           f.read())
+    outcome = run(image, [source], model=S["model_a"])
+    return {"run": outcome, "after": state(image),
+            "result": dump(image.get_layers()[0], "float_linear", "R'G'B' float"),
+            "source": dump(source, "float_linear_source", "R'G'B' float")}
+
+
+@case
 def missing_model():
     image = load(S["photo"])
     before = state(image)
@@ -246,6 +260,19 @@ def layer_group():
     before = state(image)
     outcome = run(image, [group], model=S["model_a"])
     return {"run": outcome, "before": before, "after": state(image)}
+
+
+@case
+def inside_group():
+    image = load(S["photo"])
+    group = Gimp.GroupLayer.new(image, "group")
+    image.insert_layer(group, None, 0)
+    source = image.get_layers()[1].copy()
+    source.set_name("child")
+    image.insert_layer(source, group, 0)
+    outcome = run(image, [source], model=S["model_a"])
+    children = [child.get_name() for child in group.get_children()]
+    return {"run": outcome, "after": state(image), "children": children}
 
 
 @case
