@@ -69,6 +69,7 @@ def e2e():
             "model_a": "tiny-a", "model_missing": "tiny-gone", "model_corrupt": "tiny-c",
             "gui_photo": harness.WORK + "/photo.png",
             "plugin_config": harness.PROFILE + "/plug-ins/colorize_ai/config.json",
+            "models": harness.MODELS,
             "corrupt_file": harness.MODELS + "/tiny-c.onnx"}
         (work / "settings.json").write_text(json.dumps(settings))
 
@@ -304,6 +305,13 @@ def test_8e_engine_that_cannot_start_gives_a_readable_error(e2e):
     assert case["run"]["status"] == "execution-error"
     message = case["run"]["message"]
     assert "could not be started" in message and "python installer.py" in message
+    assert case["after"] == case["before"]
+
+
+def test_8f_damaged_model_list_is_named(e2e):
+    case = result(e2e, "damaged_manifest")
+    assert case["run"]["status"] == "execution-error"
+    assert "manifest.json is damaged" in case["run"]["message"]
     assert case["after"] == case["before"]
 
 

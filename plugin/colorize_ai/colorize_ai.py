@@ -35,11 +35,16 @@ class Failure(Exception):
         self.status = status
 
 
-def known_models():
-    """(installed entries, catalogue entries not installed), from the models' manifests."""
+def known_models(strict=False):
+    """(installed entries, catalogue entries not installed), from the models' manifests.
+
+    A damaged manifest raises Failure when strict, else counts as no models (registration
+    must not fail: the run then says what is wrong)."""
     try:
         entries = manifest.list_entries()
-    except manifest.ManifestError:
+    except manifest.ManifestError as exc:
+        if strict:
+            raise Failure(str(exc)) from None
         return [], []
     installed = [e for e in entries if manifest.is_installed(e)]
     return installed, [e for e in entries if not manifest.is_installed(e)]
@@ -84,7 +89,7 @@ def the_layer(drawables):
 
 
 def models_to_run(model_id):
-    installed, missing = known_models()
+    installed, missing = known_models(strict=True)
     if model_id == ALL:
         if not installed:
             hint = missing[0].get("install") if missing else None

@@ -293,5 +293,23 @@ def engine_missing():
     return {"run": outcome, "before": before, "after": state(image)}
 
 
+@case
+def damaged_manifest():
+    image = load(S["photo"])
+    path = os.path.join(S["models"], "manifest.json")
+    with open(path) as f:
+        saved = f.read()
+    try:
+        with open(path, "w") as f:
+            f.write("{ not json")
+        before = state(image)
+        # Damaged before GIMP started, "all installed" is the one choice left to run.
+        outcome = run(image, [image.get_layers()[0]], model="all-installed")
+    finally:
+        with open(path, "w") as f:
+            f.write(saved)
+    return {"run": outcome, "before": before, "after": state(image)}
+
+
 with open(os.path.join(OUT, "results.json"), "w") as f:
     json.dump(results, f, indent=1)
