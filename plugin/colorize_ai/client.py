@@ -73,9 +73,12 @@ def _exchange(python, requests, progress, timeout, package_parent, env):
     if package_parent:
         paths = [package_parent] + [p for p in [child_env.get("PYTHONPATH")] if p]
         child_env["PYTHONPATH"] = os.pathsep.join(paths)
+    # No console window flashing up on Windows; a neutral working folder everywhere.
+    flags = getattr(subprocess, "CREATE_NO_WINDOW", 0)
     try:
         proc = subprocess.Popen([python, "-m", "colorize_ai.worker"], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, env=child_env)
+                                stdout=subprocess.PIPE, env=child_env, creationflags=flags,
+                                cwd=os.path.dirname(requests[0]["input"]))
     except OSError as exc:
         raise WorkerError("worker", "The colorization engine could not be started (%s: %s). "
                           "Run `python installer.py` again." % (python, exc.strerror))
