@@ -59,6 +59,35 @@ def measure(model_id: str | None, megapixels: float, runs: int) -> dict:
             **{f"{k}_s": v for k, v in median.items()}}
 
 
+def run_sizes(sizes: list[float], runs: int, model: str | None = None,
+              env: dict[str, str] | None = None) -> list[dict]:
+    """measure() for each size, each in a fresh process (own peak RSS)."""
+    results = []
+    for size in sizes:
+        cmd = [sys.executable, __file__, "--child", str(size), "--runs", str(runs)]
+        if model:
+            cmd += ["--model", model]
+        run = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
+        results.append(json.loads(run.stdout.strip().splitlines()[-1]))
+    return results
+
+
+def table(results: list[dict]) -> list[str]:
+    """Markdown table lines, then one line of per-stage medians."""
+    lines = ["| photo | total (s) | model (s) | everything else (s) | other share | "
+             "input (MB) | peak RSS (MB) |", "|---|---|---|---|---|---|---|"]
+    for r in results:
+        other = r["total_s"] - r["model_s"]
+        lines.append(f"| {r['megapixels']:.0f} MP {r['shape'][1]}x{r['shape'][0]} RGBA u8 | "
+                     f"{r['total_s']:.2f} | {r['model_s']:.3f} | {other:.2f} | "
+                     f"{100 * other / r['total_s']:.0f} % | {r['input_mb']:.0f} | "
+                     f"{r['peak_rss_mb']:.0f} |")
+    lines.append("\nstages (median, s): " + "; ".join(
+        f"{r['megapixels']:g} MP: prepare {r['prepare_s']:.2f}, model {r['model_s']:.3f}, "
+        f"compose {r['compose_s']:.2f}" for r in results))
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="model id (default: the default installed model)")
@@ -73,29 +102,11 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(measure(args.model, args.child, args.runs)))
         return 0
 
-    results = []
-    for size in args.sizes:
-        cmd = [sys.executable, __file__, "--child", str(size), "--runs", str(args.runs)]
-        if args.model:
-            cmd += ["--model", args.model]
-        run = subprocess.run(cmd, capture_output=True, text=True, check=True)
-        results.append(json.loads(run.stdout.strip().splitlines()[-1]))
-
+    results = run_sizes(args.sizes, args.runs, args.model)
     print(f"machine: {platform.processor() or platform.machine()}, "
           f"{platform.python_implementation()} {platform.python_version()}; "
           f"model {results[0]['model']} on {results[0]['provider']}")
-    print("| photo | total (s) | model (s) | everything else (s) | other share | "
-          "input (MB) | peak RSS (MB) |")
-    print("|---|---|---|---|---|---|---|")
-    for r in results:
-        other = r["total_s"] - r["model_s"]
-        print(f"| {r['megapixels']:.0f} MP {r['shape'][1]}x{r['shape'][0]} RGBA u8 | "
-              f"{r['total_s']:.2f} | {r['model_s']:.3f} | {other:.2f} | "
-              f"{100 * other / r['total_s']:.0f} % | {r['input_mb']:.0f} | "
-              f"{r['peak_rss_mb']:.0f} |")
-    print("\nstages (median, s): " + "; ".join(
-        f"{r['megapixels']:.0f} MP: prepare {r['prepare_s']:.2f}, model {r['model_s']:.3f}, "
-        f"compose {r['compose_s']:.2f}" for r in results))
+    print("\n".join(table(results)))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(results, f, indent=2)

@@ -1,0 +1,86 @@
+"""tools/bench.py: the --quick run end to end (tiny models; never asserts a time), and its
+building blocks."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tools"))
+
+import bench  # noqa: E402
+
+NUMBER = r"\d+\.\d+"
+
+
+def test_interleaved_warms_up_then_alternates():
+    calls = []
+    medians = bench.interleaved({"a": lambda: calls.append("a"),
+                                 "b": lambda: calls.append("b")}, 3)
+    assert calls == ["a", "b"] * 4  # one warm-up each, then three rounds in turn
+    assert set(medians) == {"a", "b"} and all(v >= 0 for v in medians.values())
+
+
+def test_machine_description_reads_the_cpu_model():
+    info = bench.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        model = next((line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+                      if line.startswith("model name")), None)
+        if model:
+            assert info["cpu"] == model
+    assert info["cores"].isdigit() and "onnxruntime" in info["libraries"]
+
+
+def test_quick_run_writes_the_tables_and_keeps_hand_written_text(tmp_path):
+    out = tmp_path / "BENCHMARKS.md"
+    out.write_text("old table\n" + bench.GENERATED_END + "\n## Profile\n\nwritten by hand\n")
+    run = subprocess.run(
+        [sys.executable, str(REPO / "tools" / "bench.py"), "--quick", "--runs", "2",
+         "--cache", str(tmp_path / "cache"), "--data", str(tmp_path / "no-data"),
+         "--out", str(out), "--json", str(tmp_path / "raw.json")],
+        capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    text = out.read_text()
+    generated, kept = text.split(bench.GENERATED_END)
+    assert "old table" not in generated and kept == "\n## Profile\n\nwritten by hand\n"
+    assert "python tools/bench.py --quick --runs 2" in generated
+    assert f"{bench.CORES} cores" in generated and "Load (uptime" in generated
+    raw = json.loads((tmp_path / "raw.json").read_text())["results"]
+
+    if (bench.SHARED_ZHANG / "pts_in_hull.npy").exists():
+        assert re.search(rf"\| 32x32, OpenCV default \(Winograd on\) \| {NUMBER} \| {NUMBER} \| "
+                         rf"{NUMBER}x \|", generated)
+        assert raw["zhang"]["delta"] < 1e-2  # same weights, same output
+    else:
+        assert "Not measured: FileNotFoundError" in generated
+
+    keras = raw["keras"]
+    if "error" in keras:
+        assert "not importable" in keras["error"]
+        engine_model = "zhang-eccv16"
+    else:
+        assert re.search(rf"\| baseline \(exact 231,682-parameter architecture\) \| 64x64 \| "
+                         rf"{NUMBER} \| {NUMBER} \| {NUMBER}x \|", generated)
+        assert keras["rows"][0]["delta"] < 1e-4
+        engine_model = "baseline-bench"
+
+    engine = raw["engine"]["results"][0]
+    assert engine["model"] == engine_model and engine["peak_rss_mb"] > 0
+    assert engine["total_s"] >= engine["model_s"] > 0
+    assert re.search(rf"\| 0 MP \d+x\d+ RGBA u8 \| {NUMBER} \| {NUMBER} \| {NUMBER} \| \d+ % \|",
+                     generated)
+    assert "skipped in --quick" in generated  # the GIMP row
+
+    variants = raw["variants"]["rows"][0]
+    assert set(variants["times"]) == {"fp32", "int8", "fp16"}
+    for precision in ("int8", "fp16"):
+        f = variants["fidelity"][precision]
+        assert 0 <= f["mean_de00"] <= f["max_de00"] and f["photos"] == 3
+        assert re.search(rf"\| {engine_model} \| {precision} \| .* \| {NUMBER}x \| {NUMBER} \|",
+                         generated)
+    assert "## Targets" in generated and "| 12 MP" not in generated  # no 12 MP in --quick
