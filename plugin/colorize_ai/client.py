@@ -14,6 +14,10 @@ import tempfile
 import threading
 
 CONFIG = "config.json"
+ALL_MODELS = "all-installed"  # the front ends' choice "All installed models"
+INSTALL = "python installer.py"
+NOT_SET_UP = ("Colorize (AI) is not set up; run `python installer.py` in its folder, then "
+              "restart GIMP.")
 
 
 class WorkerError(Exception):
@@ -32,6 +36,40 @@ def read_config(plugin_dir):
         return {}
     with io.open(path, encoding="utf-8") as f:
         return json.load(f)
+
+
+def models_to_run(model_id, installed, missing):
+    """The model ids a run of `model_id` (or ALL_MODELS) needs, from the installed and the
+    not-installed manifest entries; WorkerError naming the install command otherwise."""
+    if model_id == ALL_MODELS:
+        if not installed:
+            hint = missing[0].get("install") if missing else None
+            raise WorkerError("model-missing", "No model is installed; install one with `%s` in "
+                              "the Colorize (AI) folder, then restart GIMP." % (hint or INSTALL))
+        return [e["id"] for e in installed]
+    for entry in missing:
+        if entry["id"] == model_id:
+            raise WorkerError("model-missing", "The model %s is not installed; install it with "
+                              "`%s`, then restart GIMP." % (entry["name"],
+                                                            entry.get("install") or INSTALL))
+    return [model_id]
+
+
+def colorize(config_dir, pixels, width, height, channels, dtype, models, device, options,
+             progress=None):
+    """What a front end runs: the worker named in config_dir/config.json on the pixels, for
+    each model; the responses, each with its result's pixels. WorkerError on any failure."""
+    settings = read_config(config_dir)
+    if not settings.get("python"):
+        raise WorkerError("worker", NOT_SET_UP)
+    responses = run_worker(settings["python"], pixels, width, height, channels, dtype, models,
+                           device=device, options=options, progress=progress,
+                           timeout=settings.get("timeout", 900))
+    for response in responses:
+        if not response.get("ok"):
+            raise WorkerError(response.get("error", "internal"),
+                              response.get("message") or "The colorization failed.")
+    return responses
 
 
 def _write_private(path, data):
@@ -70,9 +108,11 @@ def run_worker(python, pixels, width, height, channels, dtype, models, device="a
 
 def _exchange(python, requests, progress, timeout, package_parent, env):
     child_env = dict(os.environ if env is None else env)
+    # GIMP's own Python settings must not leak into the engine's interpreter.
+    for name in ("PYTHONHOME", "PYTHONPATH"):
+        child_env.pop(name, None)
     if package_parent:
-        paths = [package_parent] + [p for p in [child_env.get("PYTHONPATH")] if p]
-        child_env["PYTHONPATH"] = os.pathsep.join(paths)
+        child_env["PYTHONPATH"] = package_parent
     # No console window flashing up on Windows; a neutral working folder everywhere.
     flags = getattr(subprocess, "CREATE_NO_WINDOW", 0)
     try:

@@ -19,7 +19,7 @@ import manifest  # noqa: E402
 from gi.repository import Gegl, Gimp, GimpUi, GLib, GObject  # noqa: E402
 
 PROC = "plug-in-colorize-ai"
-ALL = "all-installed"
+ALL = client.ALL_MODELS
 PLUGIN_DIR = os.path.dirname(os.path.abspath(__file__))
 DEVICES = (("auto", "Automatic (CUDA when it works, else CPU)"), ("cuda", "CUDA (NVIDIA GPU)"),
            ("cpu", "CPU"))
@@ -90,27 +90,10 @@ def the_layer(drawables):
 
 def models_to_run(model_id):
     installed, missing = known_models(strict=True)
-    if model_id == ALL:
-        if not installed:
-            hint = missing[0].get("install") if missing else None
-            raise Failure("No model is installed; install one with `"
-                          + (hint or "python installer.py") + "` in the Colorize (AI) folder, "
-                          "then restart GIMP.")
-        return [e["id"] for e in installed]
-    for entry in missing:
-        if entry["id"] == model_id:
-            hint = entry.get("install") or "python installer.py"
-            raise Failure(f"The model {entry['name']} is not installed; install it with "
-                          f"`{hint}`, then restart GIMP.")
-    return [model_id]
-
-
-def worker_env():
-    """GIMP's own Python settings must not leak into the engine's interpreter."""
-    env = dict(os.environ)
-    for name in ("PYTHONHOME", "PYTHONPATH"):
-        env.pop(name, None)
-    return env
+    try:
+        return client.models_to_run(model_id, installed, missing)
+    except client.WorkerError as exc:
+        raise Failure(exc.message) from None
 
 
 def read_pixels(layer, precision):
@@ -125,27 +108,17 @@ def read_pixels(layer, precision):
 
 def colorize(config, layer, models, precision):
     """Run the worker; the responses (each with its result's pixels). Changes nothing."""
-    settings = client.read_config(PLUGIN_DIR)
-    python = settings.get("python")
-    if not python:
-        raise Failure("Colorize (AI) is not set up; run `python installer.py` in its folder, then "
-                      "restart GIMP.")
     pixels, channels, dtype, fmt = read_pixels(layer, precision)
     options = {"strength": config.get_property("strength"),
                "render_size": config.get_property("render-size")}
     label = f"Colorizing with {len(models)} models" if len(models) > 1 else "Colorizing"
     Gimp.progress_init(label + "...")
     try:
-        responses = client.run_worker(
-            python, pixels, layer.get_width(), layer.get_height(), channels, dtype, models,
-            device=config.get_property("device"), options=options,
-            progress=Gimp.progress_update, timeout=settings.get("timeout", 900),
-            env=worker_env())
+        responses = client.colorize(
+            PLUGIN_DIR, pixels, layer.get_width(), layer.get_height(), channels, dtype, models,
+            config.get_property("device"), options, progress=Gimp.progress_update)
     except client.WorkerError as exc:
         raise Failure(exc.message) from None
-    for response in responses:
-        if not response.get("ok"):
-            raise Failure(response.get("message") or "The colorization failed.")
     Gimp.progress_update(1.0)
     return responses, fmt
 

@@ -37,7 +37,7 @@ from gimpfu import (  # noqa: E402
 
 DEVICES = [("auto", "Automatic (CUDA when it works, else CPU)"), ("cuda", "CUDA (NVIDIA GPU)"),
            ("cpu", "CPU")]
-ALL = "all-installed"
+ALL = client.ALL_MODELS
 # GIMP 2.10 precisions that are 8-bit per channel (linear and gamma).
 EIGHT_BIT = (100, 150)
 
@@ -67,27 +67,12 @@ def model_options():
 
 def models_to_run(model_id):
     entries = manifest.list_entries()
-    installed = [e["id"] for e in entries if manifest.is_installed(e)]
-    if model_id == ALL:
-        if not installed:
-            hints = [e.get("install") for e in entries if e.get("install")]
-            raise Failure("No model is installed; install one with `%s` in the Colorize (AI) "
-                          "folder, then restart GIMP." % (hints[0] if hints else
-                                                          "python installer.py"))
-        return installed
-    for entry in entries:
-        if entry["id"] == model_id and model_id not in installed:
-            raise Failure("The model %s is not installed; install it with `%s`, then restart "
-                          "GIMP." % (entry["name"], entry.get("install") or "python installer.py"))
-    return [model_id]
-
-
-def worker_env():
-    """GIMP's own Python settings must not leak into the engine's interpreter."""
-    env = dict(os.environ)
-    for name in ("PYTHONHOME", "PYTHONPATH"):
-        env.pop(name, None)
-    return env
+    installed = [e for e in entries if manifest.is_installed(e)]
+    try:
+        return client.models_to_run(model_id, installed,
+                                    [e for e in entries if e not in installed])
+    except client.WorkerError as exc:
+        raise Failure(exc.message)
 
 
 def rgb_pixels(image, layer):
@@ -120,25 +105,15 @@ def check_layer(image, drawable):
 
 
 def colorize(image, drawable, model_ids, device, strength, render_size):
-    settings = client.read_config(SUPPORT)
-    if not settings.get("python"):
-        raise Failure("Colorize (AI) is not set up; run `python installer.py` in its folder, "
-                      "then restart GIMP.")
     pixels, channels = rgb_pixels(image, drawable)
     gimp.progress_init("Colorizing...")
     try:
-        responses = client.run_worker(
-            settings["python"], pixels, drawable.width, drawable.height, channels, "uint8",
-            model_ids, device=device,
-            options={"strength": float(strength), "render_size": int(render_size)},
-            progress=gimp.progress_update, timeout=settings.get("timeout", 900),
-            env=worker_env())
+        return client.colorize(
+            SUPPORT, pixels, drawable.width, drawable.height, channels, "uint8", model_ids,
+            device, {"strength": float(strength), "render_size": int(render_size)},
+            progress=gimp.progress_update)
     except client.WorkerError as exc:
         raise Failure(exc.message)
-    for response in responses:
-        if not response.get("ok"):
-            raise Failure(response.get("message") or "The colorization failed.")
-    return responses
 
 
 def add_layers(image, source, responses, mask_selection):
