@@ -50,6 +50,7 @@ def save_model(model: Any, out_dir: str | os.PathLike, entry: dict[str, Any]) ->
     os.close(fd)
     try:
         onnx.save(model, tmp)
+        os.chmod(tmp, 0o644)  # mkstemp made it private; a model file is for everyone to read
         entry = {**entry, "sha256": sha256_file(tmp), "size_bytes": os.path.getsize(tmp)}
         os.replace(tmp, target)
     except BaseException:
