@@ -94,7 +94,9 @@ def test_evaluation_of_a_tint_model_on_photos(tmp_path):
     first = evaluate.square(np.asarray(Image.open(photos / "0.png")), 32)
     assert grey["per_image"][0]["psnr"] == pytest.approx(
         evaluate.psnr(first, evaluate.grey_output(first)))
-    assert "| tint |" in (out / "EVALUATION.md").read_text()
+    report = (out / "EVALUATION.md").read_text()
+    assert "| tint |" in report and "## PSNR per photo" in report
+    assert summary["default"] is None and "## Targets" not in report
     with Image.open(out / "contact_sheet.png") as sheet:
         assert sheet.size == (3 * 128, 16 + 3 * 128)
 
@@ -106,3 +108,17 @@ def test_unknown_model_is_a_clear_error(tmp_path, capsys):
                           "--folders", str(tmp_path), "--out", str(tmp_path / "o")])
     assert code == 1
     assert "nope" in capsys.readouterr().err
+
+
+def test_targets_say_met_or_not_with_the_numbers():
+    def row(psnr, ratio):
+        return {"psnr": psnr, "ssim": 0.9, "colourfulness": 10.0, "colourfulness_ratio": ratio,
+                "per_image": [{"image": "a.png", "psnr": psnr}]}
+
+    summary = {"size": 256, "images": 1, "default": "m", "ground_truth_colourfulness": 25.0,
+               "models": {evaluate.GREY: row(20.0, 0.0), "m": row(27.0, 0.3)}}
+    text = evaluate.markdown(summary, "T")
+    assert "| PSNR >= 26.4 dB | 27.00 dB | yes |" in text
+    assert "| PSNR >= grey + 1.0 dB | +7.00 dB | yes |" in text
+    assert "| colourfulness >= 40% of ground truth | 30% | NO |" in text
+    assert "| a.png | 20.00 | 27.00 |" in text

@@ -97,6 +97,7 @@ def test_train_resume_export_and_onnx_matches_torch(tiny_data, arch):
     ckpt = torch.load(root / "runs" / f"tiny-{arch}" / "last.pt", weights_only=False)
     assert ckpt["state"]["step"] == 4
     assert len(ckpt["state"]["log"]) >= 2
+    assert (root / "runs" / f"tiny-{arch}" / "best.pt").exists()
 
     models = root / "models"
     assert train.main(["export", "--id", f"tiny-{arch}", "--runs", str(root / "runs"),

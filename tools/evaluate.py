@@ -21,6 +21,10 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 GREY = "grey (ab = 0)"
+# Targets for the default model at 256 x 256 (issue 5): the product description's baseline PSNR.
+TARGET_PSNR = 26.4
+TARGET_GAIN = 1.0
+TARGET_COLOURFULNESS = 0.4
 SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff"}
 
 
@@ -89,8 +93,10 @@ def evaluate(photos: list[tuple[str, np.ndarray]], model_ids: list[str], size: i
     from colorize_ai.pipeline import colorize
 
     runners = {GREY: grey_output}
+    default = None
     for model_id in model_ids:
         model = load_model(model_id, device="cpu", folders=folders)
+        default = default or (model_id if model.spec.default else None)
         runners[model_id] = (
             lambda rgb, m=model: colorize(rgb, m, render_size=size, fit="stretch"))
     truth_m = [colourfulness(rgb) for _, rgb in photos]
@@ -109,7 +115,7 @@ def evaluate(photos: list[tuple[str, np.ndarray]], model_ids: list[str], size: i
             "per_image": rows,
         }
         outputs[name] = outs
-    summary = {"size": size, "images": len(photos),
+    summary = {"size": size, "images": len(photos), "default": default,
                "ground_truth_colourfulness": float(np.mean(truth_m)), "models": results}
     return summary, outputs
 
@@ -128,7 +134,33 @@ def markdown(summary: dict, title: str) -> str:
     for name, r in summary["models"].items():
         lines.append(f"| {name} | {r['psnr']:.2f} | {r['psnr'] - grey:+.2f} | {r['ssim']:.3f} "
                      f"| {r['colourfulness']:.1f} | {100 * r['colourfulness_ratio']:.0f}% |")
+    if summary.get("default"):
+        lines += ["", *targets(summary)]
+    names = list(summary["models"])
+    lines += ["", "## PSNR per photo (dB)", "", "| photo | " + " | ".join(names) + " |",
+              "|---" * (len(names) + 1) + "|"]
+    for i, row in enumerate(summary["models"][GREY]["per_image"]):
+        cells = [f"{summary['models'][n]['per_image'][i]['psnr']:.2f}" for n in names]
+        lines.append(f"| {row['image']} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def targets(summary: dict) -> list[str]:
+    """The default model against the targets, each met or not, with its number."""
+    name = summary["default"]
+    r = summary["models"][name]
+    gain = r["psnr"] - summary["models"][GREY]["psnr"]
+    checks = [
+        (f"PSNR >= {TARGET_PSNR} dB", f"{r['psnr']:.2f} dB", r["psnr"] >= TARGET_PSNR),
+        (f"PSNR >= grey + {TARGET_GAIN} dB", f"{gain:+.2f} dB", gain >= TARGET_GAIN),
+        (f"colourfulness >= {100 * TARGET_COLOURFULNESS:.0f}% of ground truth",
+         f"{100 * r['colourfulness_ratio']:.0f}%",
+         r["colourfulness_ratio"] >= TARGET_COLOURFULNESS),
+    ]
+    lines = [f"## Targets for the default model ({name})", "", "| target | measured | met |",
+             "|---|---|---|"]
+    lines += [f"| {t} | {m} | {'yes' if ok else 'NO'} |" for t, m, ok in checks]
+    return lines
 
 
 def contact_sheet(photos: list[tuple[str, np.ndarray]], outputs: dict[str, list[np.ndarray]],

@@ -259,6 +259,9 @@ def train(args: argparse.Namespace) -> Path:
                                  "val_loss": round(val_loss, 5)})
             print(f"checkpoint step {state['step']} val_loss {val_loss:.5f}", flush=True)
             _save(ckpt_path, model, opt, state, extra, args)
+            # A few dozen pictures overfit: keep the weights with the lowest validation loss too.
+            if val_loss <= min(e["val_loss"] for e in state["log"]):
+                _save(run_dir / "best.pt", model, opt, state, extra, args)
             last_save = time.monotonic()
     if state["step"] and not ckpt_path.exists():
         _save(ckpt_path, model, opt, state, extra, args)
@@ -331,7 +334,7 @@ def export(args: argparse.Namespace) -> Path:
     from converters.common import save_model, set_metadata
 
     run = args.run or args.id
-    ckpt_path = Path(args.runs) / run / "last.pt"
+    ckpt_path = Path(args.runs) / run / f"{args.checkpoint}.pt"
     if not ckpt_path.exists():
         raise TrainingError(f"No checkpoint at {ckpt_path}: train {run} first.")
     ckpt = torch.load(ckpt_path, weights_only=False)
@@ -401,6 +404,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--out", default=str(REPO / "models"))
     parser.add_argument("--run", default="", help="export: training run to take (default: --id)")
+    parser.add_argument("--checkpoint", choices=["last", "best"], default="last",
+                        help="export: the last weights or those with the lowest validation loss")
     parser.add_argument("--temperature", type=float, default=TEMPERATURE,
                         help="export: annealed-mean temperature put in the graph")
     parser.add_argument("--name", default="")
