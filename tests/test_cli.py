@@ -12,6 +12,7 @@ from PIL import Image
 from skimage import data
 
 from colorize_ai.cli import main
+from colorize_ai.registry import list_models
 from tiny_models import add_model
 
 REPO = Path(__file__).resolve().parents[1]
@@ -61,8 +62,9 @@ def test_output_folder_format_and_skip_without_overwrite(model_dir, photos, tmp_
 def test_all_models_writes_one_result_per_installed_model(model_dir, photos, tmp_path):
     add_model(model_dir, "tiny2", output={"ab_scale": 40.0})
     assert main([str(photos / "cat.png"), "--all-models", "-o", str(tmp_path / "o")]) == 0
-    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["cat_tiny.png",
-                                                                   "cat_tiny2.png"]
+    names = {p.name for p in (tmp_path / "o").iterdir()}
+    assert {"cat_tiny.png", "cat_tiny2.png"} <= names  # and any shipped ones
+    assert names == {f"cat_{s.id}.png" for s in list_models() if s.installed}
 
 
 def test_earlier_results_in_a_folder_are_not_colorized_again(model_dir, photos):

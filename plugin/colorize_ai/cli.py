@@ -14,7 +14,7 @@ from .errors import BadInput, ColorizeError, ModelUnknown
 from .imagefile import EXTENSIONS, FORMATS, MAX_MEGAPIXELS, Photo, read_photo, write_photo
 from .logs import log_to_file
 from .model import Model, load_model
-from .pipeline import FITS, INTERPOLATIONS, MAX_STRENGTH, colorize
+from .pipeline import DEFAULT_FIT, FITS, INTERPOLATIONS, MAX_STRENGTH, colorize
 from .registry import ModelSpec, get_spec, list_models
 from .session import DEVICES
 
@@ -59,8 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="colour strength, 0 (grey) to 2 (default: 1, the model's colours)")
     p.add_argument("--render-size", type=_non_negative_int, default=0, metavar="PIXELS",
                    help="side of the image the model sees (default 0: the model's own size)")
-    p.add_argument("--fit", choices=FITS, default="stretch",
-                   help="how a non-square photo is fed to the model (default: stretch)")
+    p.add_argument("--fit", choices=FITS, default=DEFAULT_FIT,
+                   help=f"how a non-square photo is fed to the model (default: {DEFAULT_FIT})")
     p.add_argument("--interpolation", choices=tuple(INTERPOLATIONS), default="bilinear",
                    help="how the predicted colour is enlarged to the photo (default: bilinear)")
     p.add_argument("--format", choices=tuple(FORMATS), default="png",

@@ -17,7 +17,9 @@ from .errors import BadInput, BadRequest
 from .lab import grey_to_l, lab_to_rgb, rgb_to_lab, srgb_lightness
 from .model import Model
 
-FITS = ("stretch", "keep-aspect")
+FITS = ("keep-aspect", "stretch")
+# Measured on our photos (README): as good as stretch, fewer pixels, no distortion.
+DEFAULT_FIT = "keep-aspect"
 INTERPOLATIONS = {"bilinear": cv2.INTER_LINEAR, "bicubic": cv2.INTER_CUBIC}
 MAX_STRENGTH = 2.0
 BAND_PIXELS = 1 << 20  # pixels per band of rows: bounds the float32 temporaries to ~50 MB
@@ -115,7 +117,7 @@ def check_image(image: np.ndarray) -> None:
 
 
 def colorize(image: np.ndarray, model: Model, *, strength: float = 1.0, render_size: int = 0,
-             fit: str = "stretch", interpolation: str = "bilinear",
+             fit: str = DEFAULT_FIT, interpolation: str = "bilinear",
              progress: Progress | None = None, timings: dict | None = None) -> np.ndarray:
     """Colorize a photo.
 
@@ -124,7 +126,8 @@ def colorize(image: np.ndarray, model: Model, *, strength: float = 1.0, render_s
     Returns RGB (or RGBA, alpha copied bit for bit) of the input's dtype.
     strength scales the predicted ab (0: the grey photo, 1: the model's colours, up to 2).
     render_size: the model's input side (0: its default), rounded to the model's multiple.
-    fit: "stretch" feeds a square; "keep-aspect" keeps the photo's proportions.
+    fit: "keep-aspect" keeps the photo's proportions (its long side at the render size);
+    "stretch" squashes it into a square, as the reference pipelines do.
     """
     image = np.asarray(image)
     check_image(image)
