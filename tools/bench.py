@@ -5,7 +5,8 @@
                           [--model ID] [--data FOLDER] [--cache DIR] [--out docs/BENCHMARKS.md]
 
 Every time is the median of --runs runs after one warm-up; runs of the things compared
-alternate, so a change in the machine's load hits both sides alike. Both sides get the same
+alternate, with a short pause before each, so a change in the machine's load hits both sides
+alike and one runtime's spinning threads do not slow the other. Both sides get the same
 number of threads: the machine's cores (ONNX Runtime intra-op threads, cv2.setNumThreads,
 TensorFlow intra-op threads). --quick uses tiny models and inputs: it checks the tool, not
 the speed. Generated inputs (synthetic weights, Keras files, converted models, variants) are
@@ -33,6 +34,9 @@ REPO = Path(__file__).resolve().parents[1]
 TOOLS, TESTS = REPO / "tools", REPO / "tests"
 SHARED_ZHANG = REPO.parent / "shared" / "fixtures" / "zhang-eccv16"
 CORES = os.cpu_count() or 1
+# Between timed calls: ONNX Runtime's (and TensorFlow's) pool threads spin for a moment after
+# a run; without a pause they would slow down whatever runs next.
+PAUSE = 0.03
 SECTIONS = ("zhang", "keras", "engine", "gimp", "variants")
 GENERATED_END = ("<!-- Everything above is written by tools/bench.py; "
                  "text below this line is kept. -->")
@@ -44,13 +48,15 @@ LIBRARIES = ("numpy", "onnxruntime", "onnx", "opencv-python-headless", "tensorfl
 sys.path[:0] = [str(TOOLS), str(TESTS)]
 
 
-def interleaved(fns: dict[str, Callable[[], object]], runs: int) -> dict[str, float]:
+def interleaved(fns: dict[str, Callable[[], object]], runs: int,
+                pause: float = PAUSE) -> dict[str, float]:
     """Median seconds of each function: one warm-up each, then `runs` rounds in turn."""
     for fn in fns.values():
         fn()
     samples: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(runs):
         for name, fn in fns.items():
+            time.sleep(pause)
             start = time.perf_counter()
             fn()
             samples[name].append(time.perf_counter() - start)
@@ -390,7 +396,9 @@ def render(info: dict, results: dict, args: argparse.Namespace, elapsed: float,
     m = info["machine"]
     out = ["# Benchmarks", "",
            "Written by `tools/bench.py` from one run; every time is the median of "
-           f"{args.runs} runs after a warm-up, in seconds.", "",
+           f"{args.runs} runs after a warm-up, in seconds; the runs of the things compared "
+           f"alternate, with a {PAUSE * 1000:.0f} ms pause before each (so that one runtime's "
+           "spinning pool threads do not slow the next).", "",
            "```sh", info["command"], "```", "",
            f"- Run: {info['date']}, whole benchmark {elapsed / 60:.1f} min"
            + (" (--quick: tiny models, not a measurement of speed)" if args.quick else ""),
