@@ -91,8 +91,9 @@ def to_int8(source: Path, model: Any, photos: list[np.ndarray], method: str = "p
                "entropy": CalibrationMethod.Entropy}
     with tempfile.TemporaryDirectory(prefix="colorize-quantize-") as tmp:
         prepared, quantized = Path(tmp) / "prepared.onnx", Path(tmp) / "int8.onnx"
-        # Shape inference and graph fusions first, as ONNX Runtime recommends for QDQ.
-        quant_pre_process(str(source), str(prepared))
+        # Shape inference and graph fusions first, as ONNX Runtime recommends for QDQ (ONNX's
+        # own shape inference: the symbolic one would need sympy).
+        quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
         quantize_static(str(prepared), str(quantized), _reader(model, photos),
                         quant_format=QuantFormat.QDQ, per_channel=True,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
