@@ -9,7 +9,9 @@ if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e '.[cpu,dev,convert]'
+# The training tools' tests need torch; pinned, since an open range takes a multi-GB CUDA build.
+.venv/bin/python -m pip install --quiet 'torch==2.13.0'
+.venv/bin/python -m pip install --quiet -e '.[cpu,dev,convert,train]'
 .venv/bin/python -m pip install --quiet --no-deps 'tf-keras==2.21.*'
 
 set +e

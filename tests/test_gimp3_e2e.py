@@ -24,6 +24,10 @@ from tiny_models import add_model, tiny_graph  # noqa: E402
 
 pytestmark = [pytest.mark.gimp, pytest.mark.slow]
 
+# Models the repository ships, which the installer installs next to the test's own.
+REPO = Path(__file__).resolve().parents[1]
+SHIPPED = [e for e in json.loads((REPO / "models" / "manifest.json").read_text())["models"]
+           if e.get("sha256")]
 W, H = 97, 65  # odd sizes: not multiples of the models' input multiple
 CANVAS, OFFSETS = (160, 120), (30, 40)
 SELECTION = (20, 10, 40, 30)
@@ -135,7 +139,9 @@ def test_1_registered_with_menu_path_and_arguments(e2e):
     assert info["image_types"] == "RGB*, GRAY*, INDEXED*"
     for name in ("model", "device", "strength", "render-size", "selection-only"):
         assert name in info["arguments"]
-    assert info["model_choices"][:4] == ["tiny-a", "tiny-b", "tiny-c", "all-installed"]
+    # The test's models first (COLORIZE_AI_MODELS), then those the installer shipped.
+    installed = ["tiny-a", "tiny-b", "tiny-c"] + [e["id"] for e in SHIPPED]
+    assert info["model_choices"][: len(installed) + 1] == installed + ["all-installed"]
     assert "tiny-gone" in info["model_choices"]
     gone = info["model_labels"][info["model_choices"].index("tiny-gone")]
     assert "not installed" in gone and "python installer.py" in gone
@@ -162,9 +168,9 @@ def test_3_all_installed_models_one_layer_each(e2e):
     case = result(e2e, "all_models")
     assert case["run"]["status"] == "success", case["run"]
     names = [layer["name"] for layer in case["after"]["layers"]]
-    assert names[:3] == ["Colorized (Tiny tiny-a)", "Colorized (Tiny tiny-b)",
-                         "Colorized (Tiny tiny-c)"]
-    assert len(names) == 4
+    assert names[:-1] == ["Colorized (Tiny tiny-a)", "Colorized (Tiny tiny-b)",
+                          "Colorized (Tiny tiny-c)"] + [f"Colorized ({e['name']})"
+                                                        for e in SHIPPED]
 
 
 def test_4_grayscale_image_is_converted_to_rgb(e2e):
