@@ -1,4 +1,5 @@
 import json
+import sys
 import warnings
 
 import numpy as np
@@ -176,3 +177,9 @@ def test_predict_ab_scales_by_the_manifest(tmp_path):
     b = load_model("s100", device="cpu", folders=[tmp_path]).predict_ab(plane)
     assert a.shape == (2, 2, 2)
     np.testing.assert_allclose(b, 100 * a, rtol=1e-5)
+
+
+def test_missing_onnx_runtime_is_a_clear_error(model_dir, monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # makes `import onnxruntime` fail
+    with pytest.raises(DeviceError, match="ONNX Runtime is not installed"):
+        load_model("tiny", device="cpu", threads=5)

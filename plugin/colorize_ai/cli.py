@@ -16,7 +16,7 @@ from .logs import log_to_file
 from .model import Model, load_model
 from .pipeline import DEFAULT_FIT, FITS, INTERPOLATIONS, MAX_STRENGTH, colorize
 from .registry import ModelSpec, get_spec, list_models
-from .session import DEVICES
+from .session import DEVICES, runtime
 
 log = logging.getLogger("colorize_ai.cli")
 
@@ -76,9 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _would_run_on(device: str) -> str:
-    import onnxruntime as ort
-
-    cuda = "CUDAExecutionProvider" in ort.get_available_providers()
+    cuda = "CUDAExecutionProvider" in runtime().get_available_providers()
     if device == "cpu" or not cuda:
         return "CPU"
     return "CUDA (if it starts)"

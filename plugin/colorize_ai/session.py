@@ -26,6 +26,17 @@ class SessionInfo:
 _CACHE: dict[tuple, SessionInfo] = {}
 
 
+def runtime():
+    """The onnxruntime module, or DeviceError saying how to install it."""
+    try:
+        import onnxruntime
+    except ImportError:
+        raise DeviceError("ONNX Runtime is not installed in this Python environment; install "
+                          "it with `pip install onnxruntime` (or onnxruntime-gpu for CUDA), or "
+                          "run `python installer.py`.") from None
+    return onnxruntime
+
+
 def _providers(device: str, available: list[str]) -> tuple[list, str | None]:
     """Providers to ask for, and a warning when the wanted device cannot even be asked for."""
     if device == "cpu":
@@ -54,8 +65,7 @@ def create_session(path: str | os.PathLike, device: str = "auto", threads: int |
     if key in _CACHE:
         return _CACHE[key]
 
-    import onnxruntime as ort
-
+    ort = runtime()
     providers, warning = _providers(device, ort.get_available_providers())
     if warning and strict_device:
         raise DeviceError(warning.replace("; running on the CPU.", "."))

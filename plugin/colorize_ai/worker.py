@@ -23,6 +23,7 @@ from .logs import log_to_file
 from .model import load_model
 from .pipeline import colorize
 from .registry import list_models
+from .session import runtime
 
 log = logging.getLogger("colorize_ai.worker")
 
@@ -111,8 +112,7 @@ def colorize_request(request: dict, emit: Emit) -> dict:
 
 
 def info_request(request: dict) -> dict:
-    import onnxruntime as ort
-
+    ort = runtime()
     return {"id": request.get("id"), "ok": True, "providers": ort.get_available_providers(),
             "onnxruntime": ort.__version__,
             "models": [{"id": s.id, "name": s.name, "installed": s.installed,
