@@ -260,7 +260,7 @@ def train(args: argparse.Namespace) -> Path:
             print(f"checkpoint step {state['step']} val_loss {val_loss:.5f}", flush=True)
             _save(ckpt_path, model, opt, state, extra, args)
             # A few dozen pictures overfit: keep the weights with the lowest validation loss too.
-            if val_loss <= min(e["val_loss"] for e in state["log"]):
+            if state["log"][-1]["val_loss"] <= min(e["val_loss"] for e in state["log"]):
                 _save(run_dir / "best.pt", model, opt, state, extra, args)
             last_save = time.monotonic()
     if state["step"] and not ckpt_path.exists():
