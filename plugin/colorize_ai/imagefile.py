@@ -107,7 +107,7 @@ def read_photo(path: str | os.PathLike, max_megapixels: float = MAX_MEGAPIXELS) 
     except PermissionError:
         raise BadInput("permission denied: the file cannot be read") from None
     except UnidentifiedImageError:
-        raise BadInput("not an image file Pillow can read") from None
+        raise BadInput("not an image file, or in a format that cannot be read") from None
     except (OSError, SyntaxError, ValueError) as exc:  # truncated or corrupt image data
         raise BadInput(f"the image data is damaged or truncated ({exc})") from None
     if icc is not None and icc[16:20] != b"RGB ":
