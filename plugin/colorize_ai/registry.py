@@ -56,40 +56,39 @@ class ModelSpec:
 
     @property
     def installed(self) -> bool:
-        return bool(self.sha256) and self.path is not None and self.path.is_file()
+        return manifest.is_installed({"file": self.file, "sha256": self.sha256,
+                                      "folder": str(self.folder)})
 
     def make_family(self) -> Family:
         return FAMILIES[self.family](self.input, self.output)
 
 
-def _specs(folders: list[str | os.PathLike] | None) -> list[ModelSpec]:
+def _entries(folders: list[str | os.PathLike] | None) -> list[dict[str, Any]]:
     paths = None if folders is None else [os.fspath(f) for f in folders]
     try:
-        entries = manifest.list_entries(paths)
+        return manifest.list_entries(paths)
     except manifest.ManifestError as exc:
         raise ModelCorrupt(str(exc)) from None
-    return [ModelSpec.from_entry(e) for e in entries]
 
 
 def list_models(folders: list[str | os.PathLike] | None = None) -> list[ModelSpec]:
     """Every known model (installed or not), in manifest order."""
-    return _specs(folders)
+    return [ModelSpec.from_entry(e) for e in _entries(folders)]
 
 
 def get_spec(model_id: str | None, folders: list[str | os.PathLike] | None = None) -> ModelSpec:
     """The spec for `model_id`, or the default installed model when it is None or "default"."""
-    specs = _specs(folders)
+    entries = _entries(folders)
     if model_id in (None, "", "default"):
-        installed = [s for s in specs if s.installed]
-        chosen = next((s for s in installed if s.default), installed[0] if installed else None)
+        chosen = manifest.default_entry(entries)
         if chosen is None:
             raise ModelMissing(f"No model is installed; run `{DEFAULT_INSTALL_HINT}` to install "
                                "the shipped models.")
-        return chosen
-    for spec in specs:
-        if spec.id == model_id:
-            return spec
-    known = ", ".join(s.id for s in specs) or "none"
+        return ModelSpec.from_entry(chosen)
+    for entry in entries:
+        if entry["id"] == model_id:
+            return ModelSpec.from_entry(entry)
+    known = ", ".join(e["id"] for e in entries) or "none"
     raise ModelUnknown(f"Unknown model '{model_id}' (known models: {known}).")
 
 
