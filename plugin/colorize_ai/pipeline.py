@@ -8,6 +8,7 @@ memory than its input and output arrays.
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
 import cv2
@@ -23,9 +24,9 @@ DEFAULT_FIT = "keep-aspect"
 INTERPOLATIONS = {"bilinear": cv2.INTER_LINEAR, "bicubic": cv2.INTER_CUBIC}
 MAX_STRENGTH = 2.0
 BAND_PIXELS = 1 << 20  # pixels per band of rows: bounds the float32 temporaries to ~50 MB
+COMPOSE_THREADS = 2  # bands composed at once (each holds its temporaries)
 _FULL_SCALE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0,
                np.dtype(np.float32): 1.0}
-_CUBIC_A = -0.75  # OpenCV's bicubic kernel
 
 Progress = Callable[[float, str], None]
 
@@ -59,38 +60,6 @@ def _l_plane(pixels: np.ndarray, colour: bool, scale: float) -> np.ndarray:
     if colour:
         return rgb_to_lab(_to_float(pixels[..., :3], scale))[..., 0]
     return grey_to_l(_to_float(pixels[..., 0], scale))
-
-
-def _row_weights(rows: np.ndarray, src_rows: int, dst_rows: int,
-                 cubic: bool) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Source row indices and weights for output rows, exactly as cv2.resize computes them."""
-    s = (rows + 0.5) * (src_rows / dst_rows) - 0.5
-    base = np.floor(s)
-    t = (s - base).astype(np.float32)
-    base = base.astype(np.int64)
-    if cubic:
-        a = np.float32(_CUBIC_A)
-        w0 = ((a * (t + 1) - 5 * a) * (t + 1) + 8 * a) * (t + 1) - 4 * a
-        w1 = ((a + 2) * t - (a + 3)) * t * t + 1
-        w2 = ((a + 2) * (1 - t) - (a + 3)) * (1 - t) * (1 - t) + 1
-        weights = [w0, w1, w2, 1 - w0 - w1 - w2]
-        offsets = (-1, 0, 1, 2)
-    else:
-        weights = [1 - t, t]
-        offsets = (0, 1)
-    indices = [np.clip(base + o, 0, src_rows - 1) for o in offsets]
-    return indices, weights
-
-
-def _resize_rows(wide: np.ndarray, y0: int, y1: int, dst_rows: int, cubic: bool) -> np.ndarray:
-    """Rows y0:y1 of `wide` resized vertically to dst_rows (the second pass of a separable
-    resize whose first, horizontal pass produced `wide`)."""
-    indices, weights = _row_weights(np.arange(y0, y1, dtype=np.float64), wide.shape[0],
-                                    dst_rows, cubic)
-    out = wide[indices[0]] * weights[0][:, None, None]
-    for idx, w in zip(indices[1:], weights[1:]):
-        out += wide[idx] * w[:, None, None]
-    return out
 
 
 def _shrink_linear(image: np.ndarray, cols: int, rows: int, scale: float) -> np.ndarray:
@@ -166,20 +135,28 @@ def colorize(image: np.ndarray, model: Model, *, strength: float = 1.0, render_s
     t = time.perf_counter()
     if strength != 1.0:
         ab *= np.float32(strength)
-    cubic = interpolation == "bicubic"
-    # Horizontal pass once (small: ab rows x photo width); the vertical pass runs per band.
-    wide = cv2.resize(ab, (width, ab.shape[0]), interpolation=INTERPOLATIONS[interpolation])
+    flag = INTERPOLATIONS[interpolation]
+    # Separable resize, vertical pass first (small: photo height x ab width); the horizontal
+    # pass then maps rows to rows, so each band of it is exactly that band of a whole resize.
+    tall = cv2.resize(ab, (ab.shape[1], height), interpolation=flag)
     out = np.empty((height, width, 4 if alpha else 3), image.dtype)
-    band = max(1, BAND_PIXELS // width)
-    for y0 in range(0, height, band):
-        y1 = min(height, y0 + band)
-        lab = cv2.merge([_full_l(image[y0:y1], colour), _resize_rows(wide, y0, y1, height, cubic)])
+
+    def compose(y0: int, y1: int) -> None:
+        ab_band = cv2.resize(tall[y0:y1], (width, y1 - y0), interpolation=flag)
+        lab = cv2.merge([_full_l(image[y0:y1], colour), ab_band])
         rgb = _from_float(lab_to_rgb(lab), image.dtype, scale)
         if alpha:  # whole rows of `out` are contiguous: OpenCV writes them in place
             cv2.merge([rgb, image[y0:y1, :, -1]], dst=out[y0:y1])
         else:
             out[y0:y1] = rgb
-        report(0.5 + 0.5 * y1 / height, "compose")
+
+    band = max(1, BAND_PIXELS // width)
+    bands = [(y0, min(height, y0 + band)) for y0 in range(0, height, band)]
+    # numpy and OpenCV release the GIL: bands on two threads use both cores.
+    with ThreadPoolExecutor(max_workers=min(COMPOSE_THREADS, len(bands))) as pool:
+        for (_, y1), done in zip(bands, [pool.submit(compose, *b) for b in bands]):
+            done.result()
+            report(0.5 + 0.5 * y1 / height, "compose")
     clock["compose"] = time.perf_counter() - t
     clock["total"] = time.perf_counter() - start
     return out
