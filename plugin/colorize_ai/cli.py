@@ -15,7 +15,7 @@ from .imagefile import EXTENSIONS, FORMATS, MAX_MEGAPIXELS, Photo, read_photo, w
 from .logs import log_to_file
 from .model import Model, load_model
 from .pipeline import DEFAULT_FIT, FITS, INTERPOLATIONS, MAX_STRENGTH, colorize
-from .registry import ModelSpec, get_spec, list_models
+from .registry import FIDELITY_LIMITS, VARIANTS, ModelSpec, get_spec, list_models
 from .session import DEVICES, runtime
 
 log = logging.getLogger("colorize_ai.cli")
@@ -53,6 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where the model runs (default: auto = CUDA when it works, else CPU)")
     p.add_argument("--strict-device", action="store_true",
                    help="fail instead of falling back to the CPU when CUDA does not start")
+    p.add_argument("--variant", choices=VARIANTS, default="auto",
+                   help="exact: the model itself; fast: its int8 (CPU) or fp16 (CUDA) copy; "
+                        "auto (default): the fast copy where its measured colour difference is "
+                        f"small (mean CIEDE2000 <= {FIDELITY_LIMITS['mean_de00']:g}, 99th "
+                        f"percentile <= {FIDELITY_LIMITS['p99_de00']:g}), else exact")
     p.add_argument("--threads", type=_non_negative_int, default=0,
                    help="CPU threads for the model (default: ONNX Runtime's choice)")
     p.add_argument("--strength", type=_strength, default=1.0,
@@ -84,6 +89,7 @@ def _would_run_on(device: str) -> str:
 
 def list_models_table(device: str) -> str:
     specs = list_models()
+    fast = [v for v in list_models(variants=True) if v.variant_of and v.installed]
     provider = _would_run_on(device)
     rows = [("ID", "NAME", "INSTALLED", "SIZE", "LICENCE", "RUNS ON")]
     for s in specs:
@@ -91,6 +97,14 @@ def list_models_table(device: str) -> str:
         installed = ("yes (default)" if s.default else "yes") if s.installed else "no"
         rows.append((s.id, s.name, installed, size, s.license or "-",
                      provider if s.installed else f"install: {s.install}"))
+        for v in (v for v in fast if v.variant_of == s.id):
+            measured = (f"mean ΔE00 {v.fidelity['mean_de00']:.2f}, p99 "
+                        f"{v.fidelity['p99_de00']:.2f}" if v.fidelity else "fidelity unmeasured")
+            auto = "used by auto" if v.faithful else "--variant fast only"
+            rows.append((f"  {v.id}", f"fast variant: {v.precision}", "yes",
+                         f"{v.size_bytes / 1e6:.1f} MB" if v.size_bytes else "-",
+                         v.license or "-", f"{v.device.upper() if v.device else '-'}; "
+                                           f"{measured}; {auto}"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r[:-1], widths)) + "  " + r[-1] for r in rows]
     if len(specs) == 0:
@@ -168,7 +182,7 @@ def _colorize_one(job: Job, models: list[Model], args: argparse.Namespace, bar: 
     photo: Photo | None = None
     ok = True
     for model in models:
-        target = _output_path(job.source, args.output, model.spec.id, args.format)
+        target = _output_path(job.source, args.output, model.spec.base_id, args.format)
         if target.exists() and not args.overwrite:
             bar.say(f"skipped: {target} exists (use --overwrite to replace it)")
             continue
@@ -186,7 +200,8 @@ def _colorize_one(job: Job, models: list[Model], args: argparse.Namespace, bar: 
         except FileExistsError:
             bar.say(f"skipped: {target} exists (use --overwrite to replace it)")
             continue
-        bar.say(f"{job.source} -> {target} ({model.spec.id}, {model.provider}, "
+        variant = f" {model.spec.precision}" if model.spec.variant_of else ""
+        bar.say(f"{job.source} -> {target} ({model.spec.base_id}{variant}, {model.provider}, "
                 f"{time.perf_counter() - start:.1f} s)")
     return ok
 
@@ -222,7 +237,8 @@ def main(argv: list[str] | None = None) -> int:
                 return EXIT_FAILED
         specs = _pick_models(args)
         models = [load_model(s, device=args.device, threads=args.threads or None,
-                             strict_device=args.strict_device) for s in specs]
+                             strict_device=args.strict_device, variant=args.variant)
+                  for s in specs]
     except ModelUnknown as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE

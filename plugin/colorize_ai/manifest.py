@@ -73,12 +73,21 @@ def is_installed(entry):
         os.path.join(entry["folder"], entry["file"]))
 
 
-def list_entries(folders=None):
-    """All known models, one entry per id: the first installed one, else the first listed."""
+def is_variant(entry):
+    """A faster copy of another model (int8, fp16): chosen through the variant option, never
+    listed as a model of its own."""
+    return bool(entry.get("variant_of"))
+
+
+def list_entries(folders=None, variants=False):
+    """All known models, one entry per id: the first installed one, else the first listed.
+    Variants of models are left out unless `variants` is set."""
     chosen = {}
     order = []
     for folder in model_folders() if folders is None else folders:
         for entry in read_manifest(folder):
+            if is_variant(entry) and not variants:
+                continue
             known = chosen.get(entry["id"])
             if known is None:
                 order.append(entry["id"])
@@ -90,7 +99,7 @@ def list_entries(folders=None):
 
 def default_entry(entries):
     """The installed entry marked default, else the first installed one, else None."""
-    installed = [e for e in entries if is_installed(e)]
+    installed = [e for e in entries if is_installed(e) and not is_variant(e)]
     for entry in installed:
         if entry.get("default"):
             return entry

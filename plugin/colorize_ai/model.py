@@ -9,8 +9,8 @@ import numpy as np
 
 from .errors import BadRequest, ModelCorrupt
 from .families import Family
-from .registry import ModelSpec, check_file, get_spec
-from .session import SessionInfo, create_session
+from .registry import ModelSpec, check_file, choose_variant, get_spec
+from .session import CUDA, SessionInfo, create_session, planned_device
 
 
 @dataclass
@@ -66,13 +66,24 @@ def _check_signature(spec: ModelSpec, family: Family, session: object) -> None:
                            f"'{spec.id}': {'; '.join(problems)}.")
 
 
-def load_model(model: str | ModelSpec | None = None, device: str = "auto",
-               threads: int | None = None, strict_device: bool = False,
-               folders: list[str | os.PathLike] | None = None) -> Model:
-    """Find, check and open a model by id (None: the default installed model)."""
-    spec = model if isinstance(model, ModelSpec) else get_spec(model, folders)
+def _open(spec: ModelSpec, device: str, threads: int | None, strict_device: bool) -> Model:
     path = check_file(spec)
     family = spec.make_family()
     info = create_session(path, device=device, threads=threads, strict_device=strict_device)
     _check_signature(spec, family, info.session)
     return Model(spec=spec, family=family, info=info)
+
+
+def load_model(model: str | ModelSpec | None = None, device: str = "auto",
+               threads: int | None = None, strict_device: bool = False,
+               folders: list[str | os.PathLike] | None = None, variant: str = "exact") -> Model:
+    """Find, check and open a model by id (None: the default installed model).
+
+    variant: "exact" (the model itself), "fast" (its int8 or fp16 copy for the device) or
+    "auto" (the fast copy where its measured fidelity allows, else the exact model)."""
+    spec = model if isinstance(model, ModelSpec) else get_spec(model, folders)
+    chosen = choose_variant(spec, variant, planned_device(device), folders)
+    opened = _open(chosen, device, threads, strict_device)
+    if variant == "auto" and chosen.device == "cuda" and opened.provider != CUDA:
+        return _open(spec, device, threads, strict_device)  # fp16 is for a GPU that did not start
+    return opened

@@ -9,10 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from . import manifest
-from .errors import ModelCorrupt, ModelMissing, ModelUnknown
+from .errors import BadRequest, ModelCorrupt, ModelMissing, ModelUnknown
 from .families import FAMILIES, Family
 
 DEFAULT_INSTALL_HINT = "python installer.py"
+VARIANTS = ("auto", "exact", "fast")
+# A fast variant runs by default ("auto") only when its measured colour difference from the
+# exact model, over the test photos, is within these (CIEDE2000; issue #6's bar).
+FIDELITY_LIMITS = {"mean_de00": 1.0, "p99_de00": 3.0}
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,10 @@ class ModelSpec:
     install: str = DEFAULT_INSTALL_HINT
     description: str = ""
     default: bool = False
+    variant_of: str | None = None  # set on a faster copy (int8, fp16) of another model
+    precision: str = "fp32"
+    device: str | None = None  # the device a variant is made for: "cpu" or "cuda"
+    fidelity: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_entry(cls, entry: dict[str, Any]) -> ModelSpec:
@@ -48,11 +56,28 @@ class ModelSpec:
             source_urls=tuple(entry.get("source_urls", ())),
             install=entry.get("install") or DEFAULT_INSTALL_HINT,
             description=entry.get("description", ""), default=bool(entry.get("default")),
+            variant_of=entry.get("variant_of"), precision=entry.get("precision", "fp32"),
+            device=entry.get("device"), fidelity=dict(entry.get("fidelity") or {}),
         )
 
     @property
     def path(self) -> Path | None:
         return self.folder / self.file if self.file else None
+
+    @property
+    def base_id(self) -> str:
+        """The model's own id, also for its variants (output names stay the same)."""
+        return self.variant_of or self.id
+
+    @property
+    def variant(self) -> str:
+        return "fast" if self.variant_of else "exact"
+
+    @property
+    def faithful(self) -> bool:
+        """Measured within FIDELITY_LIMITS of its exact model."""
+        return all(isinstance(self.fidelity.get(k), (int, float)) and self.fidelity[k] <= limit
+                   for k, limit in FIDELITY_LIMITS.items())
 
     @property
     def installed(self) -> bool:
@@ -63,22 +88,25 @@ class ModelSpec:
         return FAMILIES[self.family](self.input, self.output)
 
 
-def _entries(folders: list[str | os.PathLike] | None) -> list[dict[str, Any]]:
+def _entries(folders: list[str | os.PathLike] | None, variants: bool = False
+             ) -> list[dict[str, Any]]:
     paths = None if folders is None else [os.fspath(f) for f in folders]
     try:
-        return manifest.list_entries(paths)
+        return manifest.list_entries(paths, variants)
     except manifest.ManifestError as exc:
         raise ModelCorrupt(str(exc)) from None
 
 
-def list_models(folders: list[str | os.PathLike] | None = None) -> list[ModelSpec]:
-    """Every known model (installed or not), in manifest order."""
-    return [ModelSpec.from_entry(e) for e in _entries(folders)]
+def list_models(folders: list[str | os.PathLike] | None = None, variants: bool = False
+                ) -> list[ModelSpec]:
+    """Every known model (installed or not), in manifest order; with `variants`, their fast
+    copies too."""
+    return [ModelSpec.from_entry(e) for e in _entries(folders, variants)]
 
 
 def get_spec(model_id: str | None, folders: list[str | os.PathLike] | None = None) -> ModelSpec:
     """The spec for `model_id`, or the default installed model when it is None or "default"."""
-    entries = _entries(folders)
+    entries = _entries(folders, variants=True)
     if model_id in (None, "", "default"):
         chosen = manifest.default_entry(entries)
         if chosen is None:
@@ -88,8 +116,29 @@ def get_spec(model_id: str | None, folders: list[str | os.PathLike] | None = Non
     for entry in entries:
         if entry["id"] == model_id:
             return ModelSpec.from_entry(entry)
-    known = ", ".join(e["id"] for e in entries) or "none"
+    known = ", ".join(e["id"] for e in entries if not manifest.is_variant(e)) or "none"
     raise ModelUnknown(f"Unknown model '{model_id}' (known models: {known}).")
+
+
+def choose_variant(spec: ModelSpec, variant: str, device: str,
+                   folders: list[str | os.PathLike] | None = None) -> ModelSpec:
+    """The file to run for `spec`: itself ("exact"), its installed fast variant for `device`
+    ("cpu" or "cuda"; "fast"), or the fast one only if it is faithful enough ("auto")."""
+    if variant not in VARIANTS:
+        raise BadRequest(f"Unknown variant '{variant}' (choose {', '.join(VARIANTS)}).")
+    if spec.variant_of or variant == "exact":
+        return spec  # a variant asked for by its own id runs as asked
+    fast = [s for s in (ModelSpec.from_entry(e) for e in _entries(folders, variants=True))
+            if s.variant_of == spec.id and s.device == device and s.installed]
+    if variant == "fast":
+        if not fast:
+            raise ModelMissing(
+                f"Model '{spec.id}' has no fast variant for the {device.upper()} installed; "
+                f"make one with `python tools/convert_models.py quantize "
+                f"{'int8' if device == 'cpu' else 'fp16'} --model {spec.id} ...` or use the "
+                "exact model.")
+        return fast[0]
+    return next((s for s in fast if s.faithful), spec)
 
 
 _HASHES: dict[tuple[str, int, int], str] = {}

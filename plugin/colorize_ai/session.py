@@ -50,6 +50,16 @@ def _providers(device: str, available: list[str]) -> tuple[list, str | None]:
     return [CPU], None
 
 
+def planned_device(device: str) -> str:
+    """"cuda" or "cpu": where a session for `device` will be asked to run (CUDA may still
+    fail to start; create_session says so)."""
+    if device not in DEVICES:
+        raise DeviceError(f"Unknown device '{device}' (choose one of {', '.join(DEVICES)}).")
+    if device == "cpu" or CUDA not in runtime().get_available_providers():
+        return "cpu"
+    return "cuda"
+
+
 def create_session(path: str | os.PathLike, device: str = "auto", threads: int | None = None,
                    strict_device: bool = False) -> SessionInfo:
     """An InferenceSession for `path` on `device` ("auto", "cuda" or "cpu"), cached per process.

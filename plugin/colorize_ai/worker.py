@@ -89,7 +89,8 @@ def colorize_request(request: dict, emit: Emit) -> dict:
     t = time.perf_counter()
     model = load_model(model_id, device=request.get("device", "auto"),
                        threads=request.get("threads"),
-                       strict_device=bool(request.get("strict_device")))
+                       strict_device=bool(request.get("strict_device")),
+                       variant=request.get("variant", "auto"))
     load_time = time.perf_counter() - t
     timings: dict = {}
 
@@ -103,8 +104,9 @@ def colorize_request(request: dict, emit: Emit) -> dict:
         raise BadRequest(f"The result cannot be written to {output} ({exc.strerror}).") from None
     timings.update(load=load_time, total=time.perf_counter() - start)
     response = {"id": request.get("id"), "ok": True, "output": output,
-                "channels": result.shape[2], "model": model.spec.id,
-                "model_name": model.spec.name, "provider": model.provider,
+                "channels": result.shape[2], "model": model.spec.base_id,
+                "model_name": model.spec.name, "variant": model.spec.variant,
+                "precision": model.spec.precision, "provider": model.provider,
                 "timings": {k: round(v, 4) for k, v in timings.items()}}
     if model.info.warning:
         response["warning"] = model.info.warning
