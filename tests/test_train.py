@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -140,3 +141,12 @@ def test_baseline_learns_a_colour(tmp_path):
                             [cv2.imread(str(tmp_path / "data" / "val" / "a.png"))[..., ::-1]],
                             {})
     assert log[-1]["val_loss"] < 0.5 * first
+
+
+def test_cosine_decay_runs_from_lr_to_a_twentieth():
+    args = argparse.Namespace(lr=1e-3, decay="cosine")
+    rates = [train.learning_rate(args, p) for p in (0.0, 0.5, 1.0, 1.5)]
+    assert rates[0] == pytest.approx(1e-3) and rates[2] == pytest.approx(5e-5)
+    assert rates[0] > rates[1] > rates[2] == rates[3]
+    args.decay = "none"
+    assert train.learning_rate(args, 0.9) == 1e-3

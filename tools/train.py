@@ -232,6 +232,7 @@ def train(args: argparse.Namespace) -> Path:
         state = ckpt["state"]
         extra = ckpt.get("extra", extra)
         print(f"resumed {ckpt_path} at step {state['step']}, {state['seconds'] / 60:.1f} min")
+    state["pictures"] = len(pictures)  # the latest run's; the model card tells earlier ones
     rng = np.random.default_rng(args.seed + state["step"])
     torch.manual_seed(args.seed + state["step"])
     budget = args.minutes * 60
@@ -239,6 +240,8 @@ def train(args: argparse.Namespace) -> Path:
     model.train()
     while state["seconds"] < budget and (args.steps <= 0 or state["step"] < args.steps):
         t0 = time.monotonic()
+        for group in opt.param_groups:
+            group["lr"] = learning_rate(args, state["seconds"] / budget)
         crops = [random_crop(pictures[rng.integers(len(pictures))], args.crop, rng)
                  for _ in range(args.batch)]
         x, ab = batch_tensors(crops)
@@ -266,6 +269,15 @@ def train(args: argparse.Namespace) -> Path:
     if state["step"] and not ckpt_path.exists():
         _save(ckpt_path, model, opt, state, extra, args)
     return ckpt_path
+
+
+def learning_rate(args: argparse.Namespace, progress: float) -> float:
+    """args.lr, or with --decay a cosine from args.lr down to args.lr / 20 at the end of the
+    time budget (progress 0 -> 1): the small late steps settle the weights into a minimum."""
+    if args.decay == "none":
+        return args.lr
+    low = args.lr / 20
+    return low + 0.5 * (args.lr - low) * (1 + np.cos(np.pi * min(1.0, progress)))
 
 
 def _centre(rgb: np.ndarray, size: int) -> np.ndarray:
@@ -359,11 +371,13 @@ def export(args: argparse.Namespace) -> Path:
     if classes:
         props["temperature"] = args.temperature
     set_metadata(proto, props)
+    pictures = state.get("pictures")
+    photos = f"{pictures} photographs of " if pictures else ""
     recipe = (f"trained by us with tools/train.py (--arch {targs['arch']} --width "
               f"{targs['width']} --crop {targs['crop']} --batch {targs['batch']} --lr "
-              f"{targs['lr']}) for {state['step']} steps / {minutes:.0f} CPU minutes on the "
-              f"train split of tools/dataset.py (Debian wallpaper packages, OpenCV and "
-              f"scikit-image sample photographs; docs/DATASET.md), commit {ckpt['commit']}")
+              f"{targs['lr']} --decay {targs.get('decay', 'none')}) for {state['step']} steps "
+              f"/ {minutes:.0f} CPU minutes on {photos}the train split of tools/dataset.py "
+              f"(docs/DATASET.md), commit {ckpt['commit']}")
     entry = {
         "id": args.id,
         "name": args.name,
@@ -398,6 +412,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--crop", type=int, default=128)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--decay", choices=["none", "cosine"], default="none",
+                        help="learning-rate schedule over the --minutes budget")
     parser.add_argument("--val-size", type=int, default=256)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
