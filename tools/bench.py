@@ -357,6 +357,7 @@ def bench_variants(targets: list[tuple[str, str, str, int]], data: Path, cache: 
                    runs: int) -> dict:
     """int8 and fp16 of each (model id, folder, calibration method, calibration photos)."""
     from colorize_ai.model import load_model
+    from colorize_ai.registry import choose_variant, get_spec
     from converters.quantize import make_variant, model_feeds, read_photos
 
     calibration, test, photos = photo_folders(data, cache)
@@ -379,9 +380,12 @@ def bench_variants(targets: list[tuple[str, str, str, int]], data: Path, cache: 
         times = interleaved({p: (lambda m=m, f=feeds: m.info.session.run(None, f))
                              for p, m in {"fp32": fp32, **variants}.items()}, runs)
         shape = "x".join(str(d) for d in feeds["L"].shape[2:])
+        base = get_spec(model_id, [folder] if folder else None)
+        auto = {device: choose_variant(base, "auto", device, [work]).id
+                for device in ("cpu", "cuda")}
         rows.append({"model": model_id, "input": shape, "times": times,
                      "fidelity": {p: e["fidelity"] for p, e in entries.items()},
-                     "entries": entries})
+                     "entries": entries, "auto": auto})
     return {"rows": rows, "photos": photos}
 
 
@@ -529,6 +533,11 @@ def render(info: dict, results: dict, args: argparse.Namespace, elapsed: float,
                             "≥ 2x; ≤ 1.0, ≤ 3.0",
                             f"{t['fp32'] / t['int8']:.2f}x; {f8['mean_de00']:.2f}, "
                             f"{f8['p99_de00']:.2f}", ok))
+        out += ["", "What the registry's `auto` variant (the CLI's and the plug-in's default) "
+                "runs, from the fidelity measured above (a fast copy only with mean ΔE00 ≤ 1.0 "
+                "and p99 ≤ 3.0):", ""]
+        out += [f"- {r['model']}: `{r['auto']['cpu']}` on the CPU, `{r['auto']['cuda']}` with "
+                "CUDA" for r in v["rows"] if "auto" in r]
         out.append("")
     else:
         out += [f"Not measured: {(v or {}).get('error', 'not run (--only)')}.", ""]

@@ -56,7 +56,7 @@ def models_to_run(model_id, installed, missing):
 
 
 def colorize(config_dir, pixels, width, height, channels, dtype, models, device, options,
-             progress=None):
+             progress=None, variant="auto"):
     """What a front end runs: the worker named in config_dir/config.json on the pixels, for
     each model; the responses, each with its result's pixels. WorkerError on any failure."""
     settings = read_config(config_dir)
@@ -64,7 +64,7 @@ def colorize(config_dir, pixels, width, height, channels, dtype, models, device,
         raise WorkerError("worker", NOT_SET_UP)
     responses = run_worker(settings["python"], pixels, width, height, channels, dtype, models,
                            device=device, options=options, progress=progress,
-                           timeout=settings.get("timeout", 900))
+                           timeout=settings.get("timeout", 900), variant=variant)
     for response in responses:
         if not response.get("ok"):
             raise WorkerError(response.get("error", "internal"),
@@ -79,7 +79,8 @@ def _write_private(path, data):
 
 
 def run_worker(python, pixels, width, height, channels, dtype, models, device="auto",
-               options=None, progress=None, timeout=900, package_parent=None, env=None):
+               options=None, progress=None, timeout=900, package_parent=None, env=None,
+               variant="auto"):
     """Colorize raw pixels with each model id in `models` in one worker process.
 
     Returns one response dict per model, in order; a successful one has the result's raw
@@ -93,7 +94,8 @@ def run_worker(python, pixels, width, height, channels, dtype, models, device="a
         requests = []
         for i, model in enumerate(models):
             requests.append({
-                "id": str(i), "model": model, "device": device, "options": options or {},
+                "id": str(i), "model": model, "device": device, "variant": variant,
+                "options": options or {},
                 "input": source, "width": width, "height": height, "channels": channels,
                 "dtype": dtype, "output": os.path.join(folder, "output-%d.raw" % i)})
         responses = _exchange(python, requests, progress, timeout, package_parent, env)

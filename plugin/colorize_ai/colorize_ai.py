@@ -23,6 +23,11 @@ ALL = client.ALL_MODELS
 PLUGIN_DIR = os.path.dirname(os.path.abspath(__file__))
 DEVICES = (("auto", "Automatic (CUDA when it works, else CPU)"), ("cuda", "CUDA (NVIDIA GPU)"),
            ("cpu", "CPU"))
+VARIANTS = (("auto", "Automatic (the fast copy where it is as good)",
+             "The model's int8 (CPU) or fp16 (GPU) copy when its measured colour difference "
+             "is small, else the exact model"),
+            ("exact", "Exact", "The model itself, in float32"),
+            ("fast", "Fast", "The model's int8 (CPU) or fp16 (GPU) copy, if one is installed"))
 # 8-bit gamma images are read as 8-bit (bit-exact with the CLI); all others as float.
 U8_GAMMA = (Gimp.Precision.U8_NON_LINEAR, Gimp.Precision.U8_PERCEPTUAL)
 
@@ -116,7 +121,8 @@ def colorize(config, layer, models, precision):
     try:
         responses = client.colorize(
             PLUGIN_DIR, pixels, layer.get_width(), layer.get_height(), channels, dtype, models,
-            config.get_property("device"), options, progress=Gimp.progress_update)
+            config.get_property("device"), options, progress=Gimp.progress_update,
+            variant=config.get_property("variant"))
     except client.WorkerError as exc:
         raise Failure(exc.message) from None
     Gimp.progress_update(1.0)
@@ -219,6 +225,11 @@ class ColorizeAI(Gimp.PlugIn):
             devices.add(nick, n, label, "")
         procedure.add_choice_argument("device", "_Device", "Where the model runs", devices,
                                       "auto", flags)
+        variants = Gimp.Choice.new()
+        for n, (nick, label, help_text) in enumerate(VARIANTS):
+            variants.add(nick, n, label, help_text)
+        procedure.add_choice_argument("variant", "_Precision", "Exact model or its faster copy",
+                                      variants, "auto", flags)
         procedure.add_double_argument("strength", "Stre_ngth",
                                       "Colour strength: 0 grey, 1 the model's colours, 2 double",
                                       0.0, 2.0, 1.0, flags)
