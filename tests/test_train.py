@@ -123,6 +123,17 @@ def test_train_resume_export_and_onnx_matches_torch(tiny_data, arch):
         assert got.shape == (1, 2, 10, 18)
         assert np.abs(got).max() <= np.abs(bins).max() + 1e-3
 
+    # --init: a new run from these weights, its own step count, the earlier run in the recipe
+    args = run_args(root, arch, 1, "--init", str(root / "runs" / f"tiny-{arch}" / "last.pt"))
+    args[args.index("--id") + 1] = f"tiny-{arch}-2"
+    assert train.main(args) == 0
+    second = torch.load(root / "runs" / f"tiny-{arch}-2" / "last.pt", weights_only=False)
+    assert second["state"]["step"] == 1 and second["state"]["init"]["steps"] == 4
+    assert train.main(["export", "--id", f"tiny-{arch}-2", "--runs", str(root / "runs"),
+                       "--out", str(models), "--name", "Tiny 2", "--description", "test"]) == 0
+    entry = json.loads((models / "manifest.json").read_text())["models"][1]
+    assert "starting from the weights of an earlier run (4 steps" in entry["provenance"]
+
 
 @pytest.mark.slow
 def test_baseline_learns_a_colour(tmp_path):

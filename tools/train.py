@@ -225,6 +225,13 @@ def train(args: argparse.Namespace) -> Path:
         extra = {"bins": torch.from_numpy(bins),
                  "weights": torch.from_numpy(rebalance_weights(prior)),
                  "prior": torch.from_numpy(prior.astype(np.float32))}
+    if args.init and not (args.resume and ckpt_path.exists()):
+        start = torch.load(args.init, weights_only=False)
+        model.load_state_dict(start["model"])  # weights only: a fresh optimizer and schedule
+        state["init"] = {"from": str(args.init), "steps": start["state"]["step"],
+                         "seconds": round(start["state"]["seconds"], 1),
+                         "pictures": start["state"].get("pictures")}
+        print(f"initialised from {args.init} ({start['state']['step']} steps)")
     if args.resume and ckpt_path.exists():
         ckpt = torch.load(ckpt_path, weights_only=False)
         model.load_state_dict(ckpt["model"])
@@ -373,11 +380,15 @@ def export(args: argparse.Namespace) -> Path:
     set_metadata(proto, props)
     pictures = state.get("pictures")
     photos = f"{pictures} photographs of " if pictures else ""
+    init = state.get("init")
+    earlier = (f", starting from the weights of an earlier run ({init['steps']} steps, "
+               f"{init['seconds'] / 60:.0f} CPU minutes on {init['pictures'] or 'fewer'} "
+               "photographs)" if init else "")
     recipe = (f"trained by us with tools/train.py (--arch {targs['arch']} --width "
               f"{targs['width']} --crop {targs['crop']} --batch {targs['batch']} --lr "
               f"{targs['lr']} --decay {targs.get('decay', 'none')}) for {state['step']} steps "
               f"/ {minutes:.0f} CPU minutes on {photos}the train split of tools/dataset.py "
-              f"(docs/DATASET.md), commit {ckpt['commit']}")
+              f"(docs/DATASET.md){earlier}, commit {ckpt['commit']}")
     entry = {
         "id": args.id,
         "name": args.name,
@@ -418,6 +429,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--init", help="start from this checkpoint's weights (a new run)")
     parser.add_argument("--out", default=str(REPO / "models"))
     parser.add_argument("--run", default="", help="export: training run to take (default: --id)")
     parser.add_argument("--checkpoint", choices=["last", "best"], default="last",
