@@ -284,6 +284,14 @@ def test_8_missing_model_error_and_image_unchanged(e2e):
     assert case["after"] == case["before"]
 
 
+def test_8a_fast_variant_that_is_not_installed_is_named(e2e):
+    case = result(e2e, "fast_variant_missing")
+    assert case["run"]["status"] == "execution-error"
+    message = case["run"]["message"]
+    assert "no fast variant for the CPU installed" in message and "quantize int8" in message
+    assert case["after"] == case["before"]
+
+
 def test_8b_corrupt_model_error_from_the_worker(e2e):
     case = result(e2e, "corrupt_model")
     assert case["run"]["status"] == "execution-error"

@@ -232,6 +232,14 @@ def missing_model():
 
 
 @case
+def fast_variant_missing():
+    image = load(S["photo"])
+    before = state(image)
+    outcome = run(image, [image.get_layers()[0]], model=S["model_a"], variant="fast")
+    return {"run": outcome, "before": before, "after": state(image)}
+
+
+@case
 def corrupt_model():
     image = load(S["photo"])
     with open(S["corrupt_file"], "wb") as f:
