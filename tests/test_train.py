@@ -133,6 +133,17 @@ def test_train_resume_export_and_onnx_matches_torch(tiny_data, arch):
                        "--out", str(models), "--name", "Tiny 2", "--description", "test"]) == 0
     entry = json.loads((models / "manifest.json").read_text())["models"][1]
     assert "starting from the weights of an earlier run (4 steps" in entry["provenance"]
+    if arch == "baseline":  # --shrink: ab_scale times the validation least-squares factor
+        assert train.main(["export", "--id", f"tiny-{arch}-2", "--runs", str(root / "runs"),
+                           "--data", str(root / "data"), "--out", str(models), "--shrink",
+                           "--name", "Tiny 2", "--description", "test"]) == 0
+        entry = json.loads((models / "manifest.json").read_text())["models"][1]
+        net.load_state_dict(second["model"])
+        val = [train._centre(p, 32) for p in train.load_split(root / "data", "val")]
+        factor = train.validation_shrink(net, val)
+        assert entry["output"]["ab_scale"] == pytest.approx(128 * factor, abs=1e-3)
+        assert 64 <= entry["output"]["ab_scale"] <= 128
+        assert "validation pictures" in entry["provenance"]
 
 
 @pytest.mark.slow
@@ -161,3 +172,21 @@ def test_cosine_decay_runs_from_lr_to_a_twentieth():
     assert rates[0] > rates[1] > rates[2] == rates[3]
     args.decay = "none"
     assert train.learning_rate(args, 0.9) == 1e-3
+
+
+def test_validation_shrink_is_the_least_squares_factor():
+    rng = np.random.default_rng(5)
+    val = [rng.integers(0, 256, (16, 16, 3), dtype=np.uint8) for _ in range(3)]
+    _, ab = train.batch_tensors(val)
+
+    class Scaled(torch.nn.Module):  # predicts k times the true ab, whatever it sees
+        def __init__(self, k: float) -> None:
+            super().__init__()
+            self.k = k
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return ab * self.k / train.AB_SCALE
+
+    assert train.validation_shrink(Scaled(1.6), val) == pytest.approx(1 / 1.6, rel=1e-4)
+    assert train.validation_shrink(Scaled(0.8), val) == 1.0  # never bolder than trained
+    assert train.validation_shrink(Scaled(5.0), val) == 0.5
