@@ -139,3 +139,86 @@ def test_debian_copyright_stanzas_and_report(tmp_path):
     other = {"source": "pkg", "path": "usr/share/backgrounds/nature/Other.jpg"}
     assert dataset.licence_of(tmp_path, wood) == ("CC0-1.0", "2008, Someone")
     assert dataset.licence_of(tmp_path, other) == ("GPL-2+", "2010 Team")
+
+
+def test_other_suite_fetch_uses_a_private_apt_configuration(tmp_path):
+    options = dataset.suite_apt_options(tmp_path / "apt" / "trixie")
+    settings = dict(o.split("=", 1) for o in options[1::2])
+    assert options[::2] == ["-o"] * len(settings)
+    assert settings["Dir::Etc::SourceList"] == str(tmp_path / "apt/trixie/sources.list")
+    assert settings["Dir::Etc::SourceParts"] == "/dev/null"
+    # Lists and the package cache must not be the system's, or bookworm's would be replaced.
+    for key in ("Dir::State::Lists", "Dir::Cache"):
+        assert settings[key].startswith(str(tmp_path / "apt/trixie"))
+    line = dataset.suite_sources_line("trixie")
+    assert line.split()[-2:] == ["trixie", "main"] and line.startswith("deb [signed-by=")
+    assert dataset.package_of("plasma-workspace-wallpapers@trixie") == "plasma-workspace-wallpapers"
+    assert dataset.picture_id("gnome-backgrounds@trixie", "usr/share/backgrounds/gnome/x.jpg") \
+        == dataset.picture_id("gnome-backgrounds", "usr/share/backgrounds/gnome/x.jpg")
+
+
+def _rcc(files: dict[str, bytes]) -> bytes:
+    """A version-1 Qt resource file holding `files` in one folder "res" (zlib-compressed)."""
+    import struct
+    import zlib
+
+    names = b"".join(struct.pack(">HI", len(n), 0) + n.encode("utf-16-be")
+                     for n in ["res", *files])
+    name_offsets = [0]
+    for n in ["res", *files][:-1]:
+        name_offsets.append(name_offsets[-1] + 6 + 2 * len(n))
+    data = b""
+    leaves = b""
+    for i, raw in enumerate(files.values()):
+        packed = struct.pack(">I", len(raw)) + zlib.compress(raw)
+        leaves += struct.pack(">IHHHI", name_offsets[i + 1], 1, 0, 0, len(data))
+        data += struct.pack(">I", len(packed)) + packed
+    tree = (struct.pack(">IHII", 0, 2, 1, 1) + struct.pack(">IHII", name_offsets[0], 2,
+                                                           len(files), 2) + leaves)
+    tree_at = 20
+    data_at = tree_at + len(tree)
+    names_at = data_at + len(data)
+    return b"qres" + struct.pack(">4I", 1, tree_at, data_at, names_at) + tree + data + names
+
+
+def test_qt_resource_files_are_unpacked(tmp_path):
+    blob = _rcc({"a.webp": b"first picture", "b.qml": b"Item {}"})
+    assert dataset.rcc_entries(blob) == {"res/a.webp": b"first picture", "res/b.qml": b"Item {}"}
+    (tmp_path / "x.rcc").write_bytes(blob)
+    dataset.unpack_rcc(tmp_path / "x.rcc", tmp_path / "x.rcc-files")
+    assert [p.name for p in (tmp_path / "x.rcc-files").rglob("*") if p.is_file()] == ["a.webp"]
+    with pytest.raises(ValueError):
+        dataset.rcc_entries(b"not a resource file")
+
+
+def test_copyright_patterns_match_folders_and_converted_pictures():
+    rel = ("usr/share/gcompris-qt/rcc/erase.rcc-files/gcompris/src/activities/erase/resource/"
+           "cat1.webp")
+    assert dataset.copyright_pattern_matches("src/activities/erase/resource/cat1.jpg", rel)
+    assert dataset.copyright_pattern_matches("src/activities/erase/*", rel)
+    assert not dataset.copyright_pattern_matches("src/activities/erase/resource/cat2.jpg", rel)
+    assert not dataset.copyright_pattern_matches("debian/*", rel)
+    assert not dataset.copyright_pattern_matches("*.png", rel)
+
+
+def test_a_later_source_never_takes_an_earlier_sources_picture():
+    early = dataset.Candidate("mate-backgrounds", "a.jpg", 800, 600, picture="mate/a", dhash=5)
+    later = dataset.Candidate("budgie-backgrounds", "a.jpg", 4000, 3000, picture="budgie/a",
+                              dhash=5)
+    candidates = [later, early]
+    kept = dataset._collapse_duplicates(candidates, {0: None, 1: None})
+    assert kept == [1]
+    assert later.verdict == "dropped: same picture as mate-backgrounds:a.jpg"
+
+
+def test_gcompris_versions_share_picture_ids_and_review_entries():
+    old = ("usr/share/gcompris-qt/rcc/erase.rcc-files/gcompris/src/activities/erase/resource/"
+           "bee.jpg")
+    new = old.replace("bee.jpg", "bee.webp")
+    assert dataset.picture_id("gcompris-qt-data@bullseye", old) \
+        == dataset.picture_id("gcompris-qt-data", new) == "gcompris-qt-data/erase/resource/bee"
+    assert dataset._review_key("gcompris-qt-data@bullseye", old) in dataset.PHOTOS
+    crop = old.replace("erase.rcc-files", "details.rcc-files").replace(
+        "erase/resource/bee.jpg", "details/resource/image/Neuschwanstein_background.jpg")
+    assert dataset.picture_id("gcompris-qt-data", crop) == \
+        "gcompris-qt-data/explore_monuments/resource/germany/neuschwansteinCastle"

@@ -41,7 +41,30 @@ PACKAGES: dict[str, tuple[str, ...]] = {
     "debian-edu-artwork-homeworld": ("usr/share",),
     "desktop-base": ("usr/share/desktop-base", "usr/share/plymouth"),
     "opencv-doc": ("usr/share/doc/opencv-doc/examples",),
+    "palapeli-data": ("usr/share/palapeli/collection",),
+    # GCompris keeps its pictures inside Qt resource files: `fetch` unpacks them (see RCC_DIR).
+    "gcompris-qt-data": ("usr/share/gcompris-qt/rcc",),
 }
+# Packages from another Debian suite, fetched through a private apt configuration (the system's
+# sources stay bookworm): source name -> (package, suite, folders). The "@suite" sources that a
+# bookworm package also has share its picture ids, so a picture in both keeps its split.
+SUITE_PACKAGES: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "plasma-workspace-wallpapers@trixie": ("plasma-workspace-wallpapers", "trixie",
+                                           ("usr/share/wallpapers",)),
+    "gnome-backgrounds@trixie": ("gnome-backgrounds", "trixie", ("usr/share/backgrounds",)),
+    "budgie-backgrounds": ("budgie-backgrounds", "trixie", ("usr/share/backgrounds",)),
+    # Debian 11's GNOME 3.38 still had photographs, and its GCompris 1.0 has more and larger
+    # pictures than bookworm's 3.1 (which shrank and dropped many).
+    "gnome-backgrounds@bullseye": ("gnome-backgrounds", "bullseye", ("usr/share/backgrounds",)),
+    "gcompris-qt-data@bullseye": ("gcompris-qt-data", "bullseye", ("usr/share/gcompris-qt/rcc",)),
+}
+MIRROR = "http://deb.debian.org/debian"
+KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
+# GCompris's Qt resource files are unpacked next to themselves, into <name>.rcc-files/.
+RCC_DIR = "usr/share/gcompris-qt/rcc"
+# Sources added after the first build: a picture they share with an earlier source stays that
+# source's picture (same id, same split), even where their file is larger.
+ADDED_LATER = frozenset({"palapeli-data", "gcompris-qt-data", *SUITE_PACKAGES})
 # scikit-image's colour photographs (its data/README.txt gives each one's licence).
 SKIMAGE_PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png")
 # OpenCV's HTML documentation: mostly figures, so only these photographs (looked at by a person).
@@ -56,6 +79,8 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
 SOURCE_LICENCES = {
     "plasma-workspace-wallpapers": "see metadata.json (package: GPL-2+)",
     "opencv-doc": "BSD-3-Clause / Apache-2.0 (OpenCV; sample images' own sources unstated)",
+    # Debian 11's file is not machine-readable: pictures it does not name fall under its GPL-2+.
+    "gnome-backgrounds@bullseye": "GPL-2+ (package)",
     "scikit-image": "BSD-3-Clause package",
 }
 SKIMAGE_LICENCES = {
@@ -95,17 +120,80 @@ NOT_PHOTOS = frozenset({
     "opencv-doc:usr/share/doc/opencv-doc/examples/data/starry_night.jpg",
     "opencv-doc:usr/share/doc/opencv-doc/examples/fuzzy/input.png",
     "opencv-doc:usr/share/doc/opencv-doc/examples/ximgproc/stanford.png",
+    "gnome-backgrounds:usr/share/backgrounds/gnome/adwaita-d.jpg",
+    "gnome-backgrounds:usr/share/backgrounds/gnome/adwaita-l.jpg",
+    "budgie-backgrounds:usr/share/backgrounds/budgie/ocean-waves.jpg",  # a woodblock print
+    "gnome-backgrounds:usr/share/backgrounds/gnome/Acrylic.jpg",  # a painting
 }) | {
     f"plasma-workspace-wallpapers:{name}"
     for name in ("Canopee", "Cascade", "ColorfulCups", "Honeywave", "Kay", "Opal", "Patak",
-                 "SafeLanding", "Shell")
+                 "SafeLanding", "Shell", "ScarletTree")
+} | {  # GCompris: paintings (some with cut-out holes), a fish drawing, a coloured postcard
+    f"gcompris-qt-data:{name}"  # and a banknote beside its photographs
+    for name in (
+        "categorization/resource/images/fishes/fish16",
+        "explore_monuments/resource/usa/castleClinton",
+        "money/resource/n500e",
+        "babyshapes/resource/image/Bosschaert_04_background",
+        "babyshapes/resource/image/Paul_Gauguin_006_background",
+        "babyshapes/resource/image/Pieter_Bruegel_background",
+        "babyshapes/resource/image/Van_Gogh_0011_background",
+        "babyshapes/resource/image/lady_unicorn_background",
+        "details/resource/image/Eglise_dAuvers-sur-Oise_background",
+        "details/resource/image/Gogh4_background",
+        "details/resource/image/PortraitOfPereTanguy_background",
+        "details/resource/image/Van_Gogh_The_Night_Cafe_background",
+        "details/resource/image/VincentVanGogh0012_background",
+        "details/resource/image/VincentVanGogh0013_background",
+        "details/resource/image/VincentVanGogh0019_background",
+        "details/resource/image/VincentVanGoghBridge_background",
+    )
 }
-# Looked at by a person: macro photographs whose smooth bokeh fails the texture statistic.
+# Looked at by a person: photographs whose smooth bokeh, sky or white ground fails a statistic.
 PHOTOS = frozenset({
     "mate-backgrounds:usr/share/backgrounds/mate/nature/Aqua.jpg",
     "mate-backgrounds:usr/share/backgrounds/mate/nature/TwoWings.jpg",
     "lxqt-themes:usr/share/lxqt/wallpapers/Butterfly-Kenneth-Wimer.jpg",
-})
+    "budgie-backgrounds:usr/share/backgrounds/budgie/extreme-desert-hike.jpg",
+    "budgie-backgrounds:usr/share/backgrounds/budgie/high-trestle-trail.jpg",
+}) | {  # GCompris: birds and insects on bokeh, objects on white, monuments against the sky
+    f"gcompris-qt-data:{name}"
+    for name in (
+        "categorization/resource/images/fishes/fish4",
+        "categorization/resource/images/fishes/fish7",
+        "categorization/resource/images/fishes/fish19",
+        "categorization/resource/images/monuments/christTheRedeemer",
+        "categorization/resource/images/monuments/victoriaMemorial",
+        "categorization/resource/images/others/erasers",
+        "categorization/resource/images/others/weighingMachine",
+        "categorization/resource/images/renewable/windmill6",
+        "categorization/resource/images/renewable/windmill11",
+        "categorization/resource/images/tools/cutingTool",
+        "categorization/resource/images/tools/plier1",
+        "categorization/resource/images/tools/spray",
+        "clickgame/resource/sea5",
+        "erase/resource/bee",
+        "erase/resource/caterpillar",
+        "erase/resource/dolphin",
+        "erase/resource/heron",
+        "erase/resource/kingfisher",
+        "erase/resource/northern_harrier",
+        "explore_farm_animals/resource/animals/duck",
+        "explore_monuments/resource/egypt/redPyramid",
+        "explore_monuments/resource/france/eiffelTower",
+        "explore_monuments/resource/usa/statueofLiberty",
+    )
+}
+# Pictures shipped twice under other names, in crops the difference hash misses (found by eye
+# on a list of look-alike pairs): picture id -> the id of the same picture.
+SAME_PICTURE = {
+    "gcompris-qt-data/details/resource/image/Neuschwanstein_background":
+        "gcompris-qt-data/explore_monuments/resource/germany/neuschwansteinCastle",
+    "gcompris-qt-data/categorization/resource/images/fishes/fish21":
+        "gcompris-qt-data/erase/resource/White_shark",
+    "gcompris-qt-data/erase/resource/honey_bee":
+        "palapeli-data/usr/share/palapeli/collection/european-honey-bee",
+}
 # OpenCV's samples: stereo pairs, sequences and edits of one scene are one picture.
 OPENCV_SAME_PICTURE = {"aero3": "aero1", "aloeR": "aloeL", "ela_modified": "ela_original",
                        "graf3": "graf1", "leuvenB": "leuvenA", "right": "left"}
@@ -126,17 +214,92 @@ class Candidate:
     dhash: int = 0
 
 
+def suite_apt_options(state: Path) -> list[str]:
+    """apt options that read only `state`/sources.list and keep lists and caches under `state`,
+    so another suite's packages can be downloaded without touching the system's apt setup."""
+    return ["-o", f"Dir::Etc::SourceList={state / 'sources.list'}",
+            "-o", "Dir::Etc::SourceParts=/dev/null",
+            "-o", f"Dir::State::Lists={state / 'lists'}",
+            "-o", f"Dir::Cache={state / 'cache'}"]
+
+
+def suite_sources_line(suite: str) -> str:
+    """The one-line apt source of a Debian suite on the mirror bookworm uses."""
+    return f"deb [signed-by={KEYRING}] {MIRROR} {suite} main\n"
+
+
 def fetch(cache: Path) -> None:
-    """Download the packages (not installed) and unpack each into cache/extract/<package>."""
+    """Download the packages (not installed) and unpack each into cache/extract/<source>."""
     debs = cache / "debs"
     debs.mkdir(parents=True, exist_ok=True)
     subprocess.run(["apt-get", "download", *PACKAGES], cwd=debs, check=True)
-    for name in PACKAGES:
-        deb = sorted(debs.glob(f"{name}_*.deb"))[-1]
-        target = cache / "extract" / name
+    wanted = {name: (name, debs) for name in PACKAGES}
+    for suite in sorted({s for _, s, _ in SUITE_PACKAGES.values()}):
+        state = cache / "apt" / suite
+        for folder in ("lists/partial", "cache/archives/partial"):
+            (state / folder).mkdir(parents=True, exist_ok=True)
+        (state / "sources.list").write_text(suite_sources_line(suite), encoding="utf-8")
+        options = suite_apt_options(state)
+        subprocess.run(["apt-get", *options, "update"], check=True)
+        packages = [p for p, s, _ in SUITE_PACKAGES.values() if s == suite]
+        (debs / suite).mkdir(exist_ok=True)
+        subprocess.run(["apt-get", *options, "download", *packages], cwd=debs / suite, check=True)
+        for source, (package, s, _) in SUITE_PACKAGES.items():
+            if s == suite:
+                wanted[source] = (package, debs / suite)
+    for source, (package, folder) in wanted.items():
+        deb = sorted(folder.glob(f"{package}_*.deb"))[-1]
+        target = cache / "extract" / source
         shutil.rmtree(target, ignore_errors=True)
         target.mkdir(parents=True)
         subprocess.run(["dpkg-deb", "-x", str(deb), str(target)], check=True)
+    for source in wanted:
+        if package_of(source) == "gcompris-qt-data":
+            for rcc in sorted((cache / "extract" / source / RCC_DIR).glob("*.rcc")):
+                unpack_rcc(rcc, rcc.with_name(rcc.name + "-files"))
+
+
+def rcc_entries(blob: bytes) -> dict[str, bytes]:
+    """Files in a Qt binary resource (.rcc): path -> bytes; zstd-compressed ones are skipped."""
+    import struct
+    import zlib
+
+    if blob[:4] != b"qres":
+        raise ValueError("not a Qt resource file")
+    version, tree, data, names = struct.unpack(">4I", blob[4:20])
+    node_size = 14 if version < 2 else 22  # version 2 added a modification time per node
+
+    def name_at(node: int) -> str:
+        offset = names + struct.unpack(">I", blob[tree + node * node_size:][:4])[0]
+        length = struct.unpack(">H", blob[offset : offset + 2])[0]
+        return blob[offset + 6 : offset + 6 + 2 * length].decode("utf-16-be")
+
+    files: dict[str, bytes] = {}
+    pending = [(0, "")]
+    while pending:
+        node, path = pending.pop()
+        base = tree + node * node_size
+        flags = struct.unpack(">H", blob[base + 4 : base + 6])[0]
+        if flags & 2:  # a folder: its children are consecutive nodes
+            count, first = struct.unpack(">II", blob[base + 6 : base + 14])
+            pending += [(c, f"{path}{name_at(c)}/") for c in range(first, first + count)]
+            continue
+        offset = data + struct.unpack(">I", blob[base + 10 : base + 14])[0]
+        size = struct.unpack(">I", blob[offset : offset + 4])[0]
+        raw = blob[offset + 4 : offset + 4 + size]
+        if flags & 4:
+            continue
+        files[path.rstrip("/")] = zlib.decompress(raw[4:]) if flags & 1 else raw
+    return files
+
+
+def unpack_rcc(rcc: Path, target: Path) -> None:
+    """Write the pictures of a Qt resource file under `target`, keeping their paths."""
+    shutil.rmtree(target, ignore_errors=True)
+    for inner, raw in rcc_entries(rcc.read_bytes()).items():
+        if Path(inner).suffix.lower() in IMAGE_SUFFIXES:
+            (target / inner).parent.mkdir(parents=True, exist_ok=True)
+            (target / inner).write_bytes(raw)
 
 
 def colourfulness(rgb: np.ndarray) -> float:
@@ -210,8 +373,18 @@ def split_of(picture: str) -> str:
     raise AssertionError("split shares must add up to 100")
 
 
+def package_of(source: str) -> str:
+    """The Debian package a source comes from ("gnome-backgrounds@trixie" -> gnome-backgrounds)."""
+    return SUITE_PACKAGES[source][0] if source in SUITE_PACKAGES else source
+
+
 def picture_id(source: str, rel: str) -> str:
     """The picture a file shows, from its path: Plasma ships one folder per picture."""
+    picture = _path_picture_id(package_of(source), rel)
+    return SAME_PICTURE.get(picture, picture)
+
+
+def _path_picture_id(source: str, rel: str) -> str:
     parts = rel.split("/")
     if source == "plasma-workspace-wallpapers" and "contents" in parts:
         folder = parts[parts.index("contents") - 1]
@@ -220,21 +393,33 @@ def picture_id(source: str, rel: str) -> str:
     if source == "opencv-doc":
         stem = Path(rel).stem
         return f"{source}/{OPENCV_SAME_PICTURE.get(stem, stem)}"
+    if source == "gcompris-qt-data" and "/src/activities/" in rel:
+        return f"{source}/{_gcompris_name(rel)}"
     return f"{source}/{Path(rel).with_suffix('').as_posix()}"
 
 
 def _review_key(source: str, rel: str) -> str:
-    """"source:path", with a size suffix (Elephants_3840x2160.jpg) taken off the name."""
+    """"package:path", with a size suffix (Elephants_3840x2160.jpg) taken off the name."""
+    source = package_of(source)
     parts = rel.split("/")
     if source == "plasma-workspace-wallpapers" and "contents" in parts:
         return f"{source}:{parts[parts.index('contents') - 1]}"
+    if source == "gcompris-qt-data" and "/src/activities/" in rel:
+        return f"{source}:{_gcompris_name(rel)}"
     return f"{source}:{re.sub(r'_[0-9]+x[0-9]+(?=[.][^.]+$)', '', rel)}"
+
+
+def _gcompris_name(rel: str) -> str:
+    """A GCompris picture's path under src/activities/ without its suffix: GCompris 1.0 ships
+    it as .jpg or .png, 3.1 as .webp."""
+    return Path(rel.split("/src/activities/", 1)[1]).with_suffix("").as_posix()
 
 
 def find_candidates(cache: Path) -> list[tuple[str, Path, str]]:
     """(source, file, path relative to the source) for every picture file of every source."""
     found = []
-    for name, folders in PACKAGES.items():
+    sources = {**PACKAGES, **{s: folders for s, (_, _, folders) in SUITE_PACKAGES.items()}}
+    for name, folders in sources.items():
         root = cache / "extract" / name
         for folder in folders:
             for f in sorted((root / folder).rglob("*")):
@@ -309,8 +494,10 @@ def build(cache: Path, out: Path) -> list[Candidate]:
 
 
 def _collapse_duplicates(candidates: list[Candidate], pixels: dict[int, np.ndarray]) -> list[int]:
-    """Keep the largest file of each picture (same path-derived id or near-equal hash)."""
-    order = sorted(pixels, key=lambda i: -candidates[i].width * candidates[i].height)
+    """Keep the largest file of each picture (same path-derived id or near-equal hash), files
+    of earlier sources before those of ADDED_LATER ones."""
+    order = sorted(pixels, key=lambda i: (candidates[i].source in ADDED_LATER,
+                                          -candidates[i].width * candidates[i].height))
     kept: list[int] = []
     for i in order:
         c = candidates[i]
@@ -354,28 +541,64 @@ def debian_licences(copyright_file: Path) -> list[tuple[list[str], str, str]]:
 
 def licence_of(cache: Path, entry: dict) -> tuple[str, str]:
     """(licence, author) of a kept picture, from its package's own records."""
-    from fnmatch import fnmatch
-
     source, rel = entry["source"], entry["path"]
     if source == "scikit-image":
         return SKIMAGE_LICENCES.get(Path(rel).name, "see scikit-image data/README"), ""
-    root = cache / "extract" / source
-    if source == "plasma-workspace-wallpapers":
+    root, package = cache / "extract" / source, package_of(source)
+    if package == "plasma-workspace-wallpapers":
         meta = root / "/".join(rel.split("/")[:4]) / "metadata.json"
         if meta.exists():
             plugin = json.loads(meta.read_text(encoding="utf-8"))["KPlugin"]
             authors = ", ".join(a.get("Name", "") for a in plugin.get("Authors", []))
-            return plugin.get("License", SOURCE_LICENCES[source]), authors
-    found = sorted(root.glob(f"usr/share/doc/{source}/copyright"))
-    licence, holder = SOURCE_LICENCES.get(source, "see the package's copyright file"), ""
+            return plugin.get("License", SOURCE_LICENCES[package]), authors
+    found = sorted(root.glob(f"usr/share/doc/{package}/copyright"))
+    licence = SOURCE_LICENCES.get(source, SOURCE_LICENCES.get(package, "see the copyright file"))
+    holder = ""
     if found:
-        name = Path(rel).name
         for patterns, who, lic in debian_licences(found[0]):
-            # Upstream folders differ from installed ones: match file names, and "*" alone.
-            if any(p == "*" or (Path(p).name != "*" and fnmatch(name, Path(p).name))
-                   for p in patterns):
+            if any(copyright_pattern_matches(p, rel) for p in patterns):
                 licence, holder = lic, who  # the last matching stanza wins (DEP-5)
+        licence, holder = image_authors(found[0]).get(Path(rel).name, (licence, holder))
     return licence, holder
+
+
+def image_authors(copyright_file: Path) -> dict[str, tuple[str, str]]:
+    """file name -> (licence, holder) from an older GNOME copyright file's "Image Authors" list
+    (" - Road.jpg:" lines, then "Copyright ..." and "Licensed under ... License.")."""
+    found: dict[str, tuple[str, str]] = {}
+    names: list[str] = []
+    holders: list[str] = []
+    for line in copyright_file.read_text(encoding="utf-8", errors="replace").splitlines():
+        text = line.strip()
+        if text.startswith("- ") and names and holders:
+            names, holders = [], []
+        if text.startswith("- "):
+            names.append(text[2:].rstrip(":").strip())
+        elif text.startswith("Copyright") and names:
+            holders.append(text.removeprefix("Copyright").strip(" ©"))
+        elif text.startswith("Licensed under") and names:
+            licence = text.removeprefix("Licensed under").strip(" .")
+            found.update({name: (licence, "; ".join(holders)) for name in names})
+            names, holders = [], []
+    return found
+
+
+def copyright_pattern_matches(pattern: str, rel: str) -> bool:
+    """Whether a DEP-5 `Files:` pattern (upstream paths) covers an installed file."""
+    from fnmatch import fnmatch
+
+    if pattern == "*":
+        return True
+    name = Path(pattern).name
+    # Upstream paths survive only inside Qt resource files (GCompris); elsewhere installed folders
+    # differ from upstream ones, so only file names are compared.
+    upstream_paths = ".rcc-files/" in rel
+    if name == "*":
+        return upstream_paths and "/" in pattern and fnmatch(rel, f"*/{pattern}")
+    # GCompris 3.1 ships as .webp the pictures its copyright file names as .jpg or .png.
+    return fnmatch(Path(rel).name, name) or (
+        upstream_paths and not any(ch in name for ch in "*?[")
+        and Path(rel).stem == Path(name).stem)
 
 
 def report(cache: Path, out: Path, doc: Path) -> None:
