@@ -284,11 +284,11 @@ def rcc_entries(blob: bytes) -> dict[str, bytes]:
             count, first = struct.unpack(">II", blob[base + 6 : base + 14])
             pending += [(c, f"{path}{name_at(c)}/") for c in range(first, first + count)]
             continue
+        if flags & 4:  # zstd: Debian's GCompris resource files use zlib or nothing
+            continue
         offset = data + struct.unpack(">I", blob[base + 10 : base + 14])[0]
         size = struct.unpack(">I", blob[offset : offset + 4])[0]
         raw = blob[offset + 4 : offset + 4 + size]
-        if flags & 4:
-            continue
         files[path.rstrip("/")] = zlib.decompress(raw[4:]) if flags & 1 else raw
     return files
 
