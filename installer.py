@@ -406,9 +406,10 @@ def install_models(paths, record):
     if write_json(dest_manifest, {"format": 1, "models": [entries[i] for i in order]}):
         changed = True
     entries = mf.read_manifest(paths.models)
-    installed = [e["name"] for e in entries if mf.is_installed(e)]
+    installed = [e["name"] for e in entries if mf.is_installed(e) and not mf.is_variant(e)]
+    fast = [e["id"] for e in entries if mf.is_installed(e) and mf.is_variant(e)]
     say("Models: " + (", ".join(installed) if installed else "none installed yet") + " ("
-        + paths.models + ")")
+        + paths.models + ")" + ("; fast copies: " + ", ".join(fast) if fast else ""))
     if not installed:
         for entry in entries:
             say("  to install " + entry["name"] + ": " + (entry.get("install") or "?"))
