@@ -138,3 +138,21 @@ def test_worker_reports_the_variant(models, tmp_path):
             responses["auto"]["precision"]) == ("base", "fast", "int8")
     bad = dict(request, variant="quick")
     assert "Unknown variant 'quick'" in handle(json.dumps(bad), lambda m: None, None)["message"]
+
+
+def test_planned_device_follows_the_providers(monkeypatch):
+    from colorize_ai import session
+    from colorize_ai.errors import DeviceError
+
+    class Runtime:
+        providers = ["CPUExecutionProvider"]
+
+        def get_available_providers(self):
+            return self.providers
+
+    monkeypatch.setattr(session, "runtime", Runtime)
+    assert [session.planned_device(d) for d in ("auto", "cuda", "cpu")] == ["cpu"] * 3
+    Runtime.providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    assert [session.planned_device(d) for d in ("auto", "cuda", "cpu")] == ["cuda", "cuda", "cpu"]
+    with pytest.raises(DeviceError, match="Unknown device 'tpu'"):
+        session.planned_device("tpu")

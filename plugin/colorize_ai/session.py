@@ -50,14 +50,17 @@ def _providers(device: str, available: list[str]) -> tuple[list, str | None]:
     return [CPU], None
 
 
+def _check_device(device: str) -> None:
+    if device not in DEVICES:
+        raise DeviceError(f"Unknown device '{device}' (choose one of {', '.join(DEVICES)}).")
+
+
 def planned_device(device: str) -> str:
     """"cuda" or "cpu": where a session for `device` will be asked to run (CUDA may still
     fail to start; create_session says so)."""
-    if device not in DEVICES:
-        raise DeviceError(f"Unknown device '{device}' (choose one of {', '.join(DEVICES)}).")
-    if device == "cpu" or CUDA not in runtime().get_available_providers():
-        return "cpu"
-    return "cuda"
+    _check_device(device)
+    providers, _ = _providers(device, runtime().get_available_providers())
+    return "cuda" if providers[0] != CPU else "cpu"
 
 
 def create_session(path: str | os.PathLike, device: str = "auto", threads: int | None = None,
@@ -67,8 +70,7 @@ def create_session(path: str | os.PathLike, device: str = "auto", threads: int |
     With device "cuda" and no working CUDA provider: a warning and the CPU, or DeviceError when
     `strict_device` is set. "auto" uses CUDA when it really starts, else the CPU, quietly.
     """
-    if device not in DEVICES:
-        raise DeviceError(f"Unknown device '{device}' (choose one of {', '.join(DEVICES)}).")
+    _check_device(device)
     path = Path(path)
     stat = path.stat()
     key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, device, threads, strict_device)
