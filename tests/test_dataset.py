@@ -141,7 +141,8 @@ def test_debian_copyright_stanzas_and_report(tmp_path):
     assert dataset.licence_of(tmp_path, other) == ("GPL-2+", "2010 Team")
 
 
-def test_other_suite_fetch_uses_a_private_apt_configuration(tmp_path):
+def test_other_suite_fetch_uses_a_private_apt_configuration(tmp_path, monkeypatch):
+    monkeypatch.setenv("DEBIAN_MIRROR", "http://mirror.example/debian/")
     options = dataset.suite_apt_options(tmp_path / "apt" / "trixie")
     settings = dict(o.split("=", 1) for o in options[1::2])
     assert options[::2] == ["-o"] * len(settings)
@@ -151,7 +152,8 @@ def test_other_suite_fetch_uses_a_private_apt_configuration(tmp_path):
     for key in ("Dir::State::Lists", "Dir::Cache"):
         assert settings[key].startswith(str(tmp_path / "apt/trixie"))
     line = dataset.suite_sources_line("trixie")
-    assert line.split()[-2:] == ["trixie", "main"] and line.startswith("deb [signed-by=")
+    assert line.split()[-3:] == ["http://mirror.example/debian", "trixie", "main"]
+    assert line.startswith("deb [signed-by=")
     assert dataset.package_of("plasma-workspace-wallpapers@trixie") == "plasma-workspace-wallpapers"
     assert dataset.picture_id("gnome-backgrounds@trixie", "usr/share/backgrounds/gnome/x.jpg") \
         == dataset.picture_id("gnome-backgrounds", "usr/share/backgrounds/gnome/x.jpg")

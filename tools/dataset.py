@@ -25,6 +25,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from apt_sources import debian_mirror
+
 # Debian package -> folders (inside the package) that hold its pictures.
 PACKAGES: dict[str, tuple[str, ...]] = {
     "gnome-backgrounds": ("usr/share/backgrounds",),
@@ -58,7 +60,6 @@ SUITE_PACKAGES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "gnome-backgrounds@bullseye": ("gnome-backgrounds", "bullseye", ("usr/share/backgrounds",)),
     "gcompris-qt-data@bullseye": ("gcompris-qt-data", "bullseye", ("usr/share/gcompris-qt/rcc",)),
 }
-MIRROR = "http://deb.debian.org/debian"
 KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 # GCompris's Qt resource files are unpacked next to themselves, into <name>.rcc-files/.
 RCC_DIR = "usr/share/gcompris-qt/rcc"
@@ -225,7 +226,7 @@ def suite_apt_options(state: Path) -> list[str]:
 
 def suite_sources_line(suite: str) -> str:
     """The one-line apt source of a Debian suite on the mirror bookworm uses."""
-    return f"deb [signed-by={KEYRING}] {MIRROR} {suite} main\n"
+    return f"deb [signed-by={KEYRING}] {debian_mirror()} {suite} main\n"
 
 
 def fetch(cache: Path) -> None:

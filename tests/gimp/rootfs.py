@@ -19,10 +19,13 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
+
+from apt_sources import debian_mirror  # noqa: E402
+
 DEFAULT_ROOT = Path(os.environ.get("COLORIZE_AI_GIMP_ROOTFS",
                                    "/var/cache/colorize-ai/gimp-rootfs"))
 SUITE = "trixie"
-MIRROR = "http://deb.debian.org/debian"
 PACKAGES = ["gimp", "gir1.2-gimp-3.0", "python3-gi", "python3-numpy", "python3-venv",
             "xvfb", "xauth", "imagemagick", "xdotool"]
 # What the installer's private environment needs, for the root's Python 3.13.
@@ -81,7 +84,7 @@ def _build_root(root: Path) -> None:
             subprocess.run(["umount", "-l", str(partial / "proc")], check=False)
         shutil.rmtree(partial)
     cmd = ["debootstrap", "--variant=minbase", "--include=" + ",".join(PACKAGES),
-           SUITE, str(partial), MIRROR]
+           SUITE, str(partial), debian_mirror()]
     print("+", " ".join(cmd), file=sys.stderr, flush=True)
     # debootstrap fails to configure some GTK packages (virtual dependencies); apt finishes it.
     if subprocess.run(cmd, check=False).returncode and not (partial / "usr/bin/apt-get").exists():
