@@ -27,7 +27,16 @@ pytestmark = [pytest.mark.gimp, pytest.mark.slow]
 # Models the repository ships, which the installer installs next to the test's own.
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = [e for e in json.loads((REPO / "models" / "manifest.json").read_text())["models"]
-           if e.get("sha256")]
+           if e.get("sha256") and not e.get("variant_of")]
+
+
+def shipped_layer_name(entry: dict) -> str:
+    """What the default Precision (auto) runs for a shipped model on the CPU, as a layer name."""
+    from colorize_ai.registry import choose_variant, get_spec
+
+    ran = choose_variant(get_spec(entry["id"], [REPO / "models"]), "auto", "cpu",
+                         [REPO / "models"])
+    return f"Colorized ({entry['name']}" + (f", {ran.precision})" if ran.variant_of else ")")
 W, H = 97, 65  # odd sizes: not multiples of the models' input multiple
 CANVAS, OFFSETS = (160, 120), (30, 40)
 SELECTION = (20, 10, 40, 30)
@@ -169,8 +178,8 @@ def test_3_all_installed_models_one_layer_each(e2e):
     assert case["run"]["status"] == "success", case["run"]
     names = [layer["name"] for layer in case["after"]["layers"]]
     assert names[:-1] == ["Colorized (Tiny tiny-a)", "Colorized (Tiny tiny-b)",
-                          "Colorized (Tiny tiny-c)"] + [f"Colorized ({e['name']})"
-                                                        for e in SHIPPED]
+                          "Colorized (Tiny tiny-c)"] + [shipped_layer_name(e) for e in SHIPPED]
+    assert "Colorized (Baseline CNN (ours), int8)" in names  # its int8 copy is faithful
 
 
 def test_4_grayscale_image_is_converted_to_rgb(e2e):

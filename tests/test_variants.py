@@ -136,6 +136,10 @@ def test_worker_reports_the_variant(models, tmp_path):
     assert responses["exact"]["variant"] == "exact"
     assert (responses["auto"]["model"], responses["auto"]["variant"],
             responses["auto"]["precision"]) == ("base", "fast", "int8")
+    from colorize_ai.client import layer_name
+
+    assert layer_name(responses["exact"]) == "Colorized (Tiny base)"
+    assert layer_name(responses["auto"]) == "Colorized (Tiny base, int8)"
     bad = dict(request, variant="quick")
     assert "Unknown variant 'quick'" in handle(json.dumps(bad), lambda m: None, None)["message"]
 

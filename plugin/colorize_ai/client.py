@@ -72,6 +72,14 @@ def colorize(config_dir, pixels, width, height, channels, dtype, models, device,
     return responses
 
 
+def layer_name(response):
+    """The new layer's name: the model's, and the precision when a fast copy ran."""
+    name = response.get("model_name") or response.get("model")
+    if response.get("variant") == "fast":
+        name = "%s, %s" % (name, response.get("precision"))
+    return "Colorized (%s)" % name
+
+
 def _write_private(path, data):
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as f:

@@ -132,7 +132,7 @@ def colorize(config, layer, models, precision):
 def add_result_layer(image, source, response, fmt, mask_selection):
     w, h = source.get_width(), source.get_height()
     kind = Gimp.ImageType.RGBA_IMAGE if source.has_alpha() else Gimp.ImageType.RGB_IMAGE
-    name = f"Colorized ({response.get('model_name') or response.get('model')})"
+    name = client.layer_name(response)
     layer = Gimp.Layer.new(image, name, w, h, kind, 100.0, Gimp.LayerMode.NORMAL)
     parent = source.get_parent()
     image.insert_layer(layer, parent, image.get_item_position(source))
@@ -167,7 +167,7 @@ def run(procedure, run_mode, image, drawables, config, data):
             GimpUi.init(PROC)
             dialog = GimpUi.ProcedureDialog(procedure=procedure, config=config,
                                             title="Colorize (AI)")
-            names = ["model", "device", "strength", "render-size", "selection-only"]
+            names = ["model", "device", "variant", "strength", "render-size", "selection-only"]
             text = missing_models_text()
             if text:
                 dialog.get_label("missing-models", text, False, False)

@@ -126,7 +126,7 @@ def add_layers(image, source, responses, mask_selection):
         w, h = source.width, source.height
         for response in responses:  # each goes directly above the source: first on top
             kind = RGBA_IMAGE if response.get("channels") == 4 else RGB_IMAGE
-            name = "Colorized (%s)" % (response.get("model_name") or response.get("model"))
+            name = client.layer_name(response)
             layer = gimp.Layer(image, name, w, h, kind, 100.0, NORMAL_MODE)
             position = pdb.gimp_image_get_item_position(image, source)
             pdb.gimp_image_insert_layer(image, layer, source.parent, position)
