@@ -166,8 +166,6 @@ def targets(summary: dict) -> list[str]:
 def contact_sheet(photos: list[tuple[str, np.ndarray]], outputs: dict[str, list[np.ndarray]],
                   thumb: int = 128, rows: int = 16) -> Image.Image:
     """Grid: one row per photo, columns grey input | each model | ground truth."""
-    from colorize_ai.lab import lab_to_rgb, rgb_to_lab
-
     columns = ["input (grey)"] + [n for n in outputs if n != GREY] + ["ground truth"]
     header = 16
     shown = photos[:rows]
@@ -176,10 +174,7 @@ def contact_sheet(photos: list[tuple[str, np.ndarray]], outputs: dict[str, list[
     for c, label in enumerate(columns):
         draw.text((c * thumb + 3, 2), label[:22], fill="black")
     for r, (_, rgb) in enumerate(shown):
-        lab = rgb_to_lab(rgb.astype(np.float32) / 255.0)
-        grey_l = np.rint(lab_to_rgb(np.dstack([lab[..., :1], np.zeros_like(lab[..., 1:])]))
-                         * 255).astype(np.uint8)
-        cells = [grey_l] + [outputs[n][r] for n in columns[1:-1]] + [rgb]
+        cells = [grey_output(rgb)] + [outputs[n][r] for n in columns[1:-1]] + [rgb]
         for c, cell in enumerate(cells):
             small = cv2.resize(cell, (thumb, thumb), interpolation=cv2.INTER_AREA)
             sheet.paste(Image.fromarray(small), (c * thumb, header + r * thumb))

@@ -19,16 +19,9 @@ from PIL import Image, ImageDraw
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugin"))
 
 from colorize_ai.imagefile import read_photo  # noqa: E402
-from colorize_ai.lab import lab_to_rgb, rgb_to_lab  # noqa: E402
 from colorize_ai.model import load_model  # noqa: E402
 from colorize_ai.pipeline import colorize  # noqa: E402
-
-
-def grey_of(rgb: np.ndarray) -> np.ndarray:
-    """The photo's own L with a = b = 0: what a black-and-white print of it looks like."""
-    lab = rgb_to_lab(rgb.astype(np.float32) / 255.0)
-    lab[..., 1:] = 0
-    return np.rint(lab_to_rgb(lab) * 255).astype(np.uint8)
+from evaluate import grey_output  # noqa: E402
 
 
 def labelled(rgb: np.ndarray, height: int, label: str) -> Image.Image:
@@ -47,7 +40,7 @@ def row(path: Path, models: list, height: int) -> list[Image.Image]:
     rgb = pixels[..., :3]
     if rgb.dtype != np.uint8:
         rgb = (rgb.astype(np.float32) / np.iinfo(rgb.dtype).max * 255).round().astype(np.uint8)
-    grey = grey_of(rgb)
+    grey = grey_output(rgb)  # the photo's own L with a = b = 0
     tiles = [labelled(grey, height, "black and white")]
     tiles += [labelled(colorize(grey, m), height, m.spec.base_id) for m in models]
     if np.abs(rgb.astype(int) - grey).max() > 2:  # a colour original: show it last

@@ -15,9 +15,15 @@ from .session import CUDA, SessionInfo, create_session, planned_device
 
 @dataclass
 class Model:
-    spec: ModelSpec
+    spec: ModelSpec  # the file that runs: the model itself or one of its fast variants
     family: Family
     info: SessionInfo
+    base: ModelSpec | None = None  # the model itself, when `spec` is one of its variants
+
+    @property
+    def name(self) -> str:
+        """The model's own name, also when a variant runs."""
+        return (self.base or self.spec).name
 
     @property
     def provider(self) -> str:
@@ -86,4 +92,6 @@ def load_model(model: str | ModelSpec | None = None, device: str = "auto",
     opened = _open(chosen, device, threads, strict_device)
     if variant == "auto" and chosen.device == "cuda" and opened.provider != CUDA:
         return _open(spec, device, threads, strict_device)  # fp16 is for a GPU that did not start
+    if chosen.variant_of:
+        opened.base = spec if chosen is not spec else get_spec(chosen.variant_of, folders)
     return opened

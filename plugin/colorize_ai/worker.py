@@ -22,7 +22,7 @@ from .errors import BadRequest, ColorizeError
 from .logs import log_to_file
 from .model import load_model
 from .pipeline import colorize
-from .registry import get_spec, list_models
+from .registry import list_models
 from .session import runtime
 
 log = logging.getLogger("colorize_ai.worker")
@@ -105,7 +105,7 @@ def colorize_request(request: dict, emit: Emit) -> dict:
     timings.update(load=load_time, total=time.perf_counter() - start)
     response = {"id": request.get("id"), "ok": True, "output": output,
                 "channels": result.shape[2], "model": model.spec.base_id,
-                "model_name": get_spec(model.spec.base_id).name, "variant": model.spec.variant,
+                "model_name": model.name, "variant": model.spec.variant,
                 "precision": model.spec.precision, "provider": model.provider,
                 "timings": {k: round(v, 4) for k, v in timings.items()}}
     if model.info.warning:
