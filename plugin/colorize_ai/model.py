@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import BadRequest, ModelCorrupt
+from .errors import BadRequest, ModelCorrupt, ModelUnknown
 from .families import Family
 from .registry import ModelSpec, check_file, choose_variant, get_spec
 from .session import CUDA, SessionInfo, create_session, planned_device
@@ -93,5 +93,13 @@ def load_model(model: str | ModelSpec | None = None, device: str = "auto",
     if variant == "auto" and chosen.device == "cuda" and opened.provider != CUDA:
         return _open(spec, device, threads, strict_device)  # fp16 is for a GPU that did not start
     if chosen.variant_of:
-        opened.base = spec if chosen is not spec else get_spec(chosen.variant_of, folders)
+        opened.base = spec if chosen is not spec else _base_of(chosen, folders)
     return opened
+
+
+def _base_of(variant: ModelSpec, folders: list[str | os.PathLike] | None) -> ModelSpec | None:
+    """The model a variant asked for by its own id was made from, if it is in `folders`."""
+    try:
+        return get_spec(variant.variant_of, folders)
+    except ModelUnknown:
+        return None
