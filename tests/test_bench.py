@@ -54,9 +54,12 @@ def test_quick_run_writes_the_tables_and_keeps_hand_written_text(tmp_path):
     raw = json.loads((tmp_path / "raw.json").read_text())["results"]
 
     if (bench.SHARED_ZHANG / "pts_in_hull.npy").exists():
-        assert re.search(rf"\| 32x32, OpenCV default \(Winograd on\) \| {NUMBER} \| {NUMBER} \| "
-                         rf"{NUMBER}x \|", generated)
-        assert raw["zhang"]["delta"] < 1e-2  # same weights, same output
+        assert re.search(rf"\| ours as shipped \(Winograd\), OpenCV default \(Winograd on\) \| "
+                         rf"{NUMBER} \| {NUMBER} \| {NUMBER}x \|", generated)
+        assert re.search(rf"\| ours direct convolutions, OpenCV Winograd off \| {NUMBER} \| "
+                         rf"{NUMBER} \| {NUMBER}x \|", generated)
+        # same weights, same output
+        assert raw["zhang"]["delta"] < 1e-2 and raw["zhang"]["delta_direct_exact"] < 1e-2
     else:
         assert "Not measured: FileNotFoundError" in generated
 

@@ -13,6 +13,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
+from onnx import numpy_helper
 
 import caffe_synth
 from caffe_synth import f_bytes, f_float, f_string, f_varint, layer, write_net
@@ -20,7 +21,7 @@ from caffe_synth import f_bytes, f_float, f_string, f_varint, layer, write_net
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 
-from converters import caffe_proto, zhang  # noqa: E402
+from converters import caffe_proto, winograd, zhang  # noqa: E402
 from converters.common import ConversionError, sha256_file  # noqa: E402
 
 TOLERANCE_AB = 1e-3
@@ -36,33 +37,37 @@ def zhang_files(tmp_path_factory):
     return caffe_synth.synthetic_zhang(tmp_path_factory.getbasetemp() / "zhang-synthetic")
 
 
-@pytest.fixture(scope="session")
-def converted(zhang_files, tmp_path_factory):
-    """(models folder, model) after `convert_models.py zhang` on the synthetic files."""
+def _convert_cli(zhang_files, folder: Path, *options: str) -> onnx.ModelProto:
     prototxt, caffemodel, hull, _ = zhang_files
-    folder = tmp_path_factory.mktemp("models")
     sys.path.insert(0, str(ROOT / "tools"))
     from convert_models import main
 
-    argv = [
-        "zhang",
-        "--prototxt",
-        str(prototxt),
-        "--caffemodel",
-        str(caffemodel),
-        "--hull",
-        str(hull),
-        "-o",
-        str(folder),
-    ]
+    argv = ["zhang", "--prototxt", str(prototxt), "--caffemodel", str(caffemodel),
+            "--hull", str(hull), "-o", str(folder), *options]
     assert main(argv) == 0
-    return folder, onnx.load(str(folder / "zhang-eccv16.onnx"))
+    return onnx.load(str(folder / "zhang-eccv16.onnx"))
 
 
 @pytest.fixture(scope="session")
-def sessions(converted, zhang_files):
-    """(ONNX Runtime session, OpenCV net) on the same weights."""
-    folder, _ = converted
+def converted(zhang_files, tmp_path_factory):
+    """(models folder, model) after `convert_models.py zhang` on the synthetic files: the
+    form users get, with the wide convolutions in Winograd form."""
+    folder = tmp_path_factory.mktemp("models")
+    return folder, _convert_cli(zhang_files, folder)
+
+
+@pytest.fixture(scope="session")
+def direct(zhang_files, tmp_path_factory):
+    """(models folder, model) of `convert_models.py zhang --direct-convolutions`."""
+    folder = tmp_path_factory.mktemp("models-direct")
+    return folder, _convert_cli(zhang_files, folder, "--direct-convolutions")
+
+
+@pytest.fixture(scope="session")
+def sessions(direct, zhang_files):
+    """(ONNX Runtime session of the direct form, OpenCV net) on the same weights: the direct
+    form is the translation of Caffe's layers, compared with OpenCV to 1e-3."""
+    folder, _ = direct
     session = ort.InferenceSession(
         str(folder / "zhang-eccv16.onnx"), providers=["CPUExecutionProvider"]
     )
@@ -146,8 +151,8 @@ def test_truncated_caffemodel_is_a_clear_error(zhang_files, tmp_path):
 # The published architecture, synthetic weights
 
 
-def test_graph_contract(converted):
-    folder, model = converted
+def test_graph_contract(direct):
+    folder, model = direct
     onnx.checker.check_model(model, full_check=True)
     assert model.opset_import[0].version >= 17
     (inp,) = model.graph.input
@@ -172,6 +177,36 @@ def test_graph_contract(converted):
     assert float(meta["ab_scale"]) == 1
     assert float(meta["temperature"]) == pytest.approx(1 / 2.606)
     assert meta["converter_version"]
+    assert "winograd" not in meta
+
+
+def test_winograd_form_matches_the_direct_one(converted, direct, zhang_files):
+    """The default conversion computes the 15 wide 3x3 convolutions (256 and 512 channels) by
+    Winograd's F(4x4, 3x3); it gives the direct form's ab to a hundredth of a unit, at the
+    sizes the engine feeds (multiples of 8, whole tiles or not), and restores to it exactly."""
+    _, fast = converted
+    _, plain = direct
+    onnx.checker.check_model(fast, full_check=True)
+    records = json.loads({p.key: p.value for p in fast.metadata_props}["winograd"])
+    assert len(records) == 15 and {r["dilation"] for r in records} == {1, 2}
+    ops = [n.op_type for n in fast.graph.node]
+    assert ops.count("Conv") == 23 - 15 and ops.count("ConvTranspose") == 1
+    sessions = [ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+                for m in (fast, plain)]
+    rng = np.random.default_rng(7)
+    for height, width in [(224, 224), (232, 176), (64, 72)]:
+        x = caffe_synth.smooth_l(rng, height, width)[None, None]
+        ours, reference = (s.run(["ab"], {"L": x})[0] for s in sessions)
+        assert ours.shape == reference.shape == (1, 2, height // 4, width // 4)
+        assert np.abs(ours - reference).max() <= 0.02
+    restored = onnx.ModelProto()
+    restored.CopyFrom(fast)
+    assert winograd.restore(restored) == 15
+    assert [n.op_type for n in restored.graph.node] == [n.op_type for n in plain.graph.node]
+    weights = {t.name: numpy_helper.to_array(t) for t in plain.graph.initializer}
+    for t in restored.graph.initializer:
+        w = numpy_helper.to_array(t)
+        assert np.abs(w - weights[t.name]).max() <= 1e-5 * max(1.0, np.abs(w).max())
 
 
 def test_manifest_entry_and_engine_loading(converted):

@@ -26,11 +26,11 @@ from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 from tiny_models import add_model  # noqa: E402
 
 
-def small_net(seed: int = 0) -> onnx.ModelProto:
+def small_net(seed: int = 0, strides: tuple[int, int, int] = (1, 2, 1)) -> onnx.ModelProto:
     """L [1,1,H,W] -> three 3x3 convolutions (one with stride 2) -> tanh ab [1,2,H/2,W/2]."""
     rng = np.random.default_rng(seed)
     nodes, inits, x = [], [], "L"
-    for i, (cin, cout, stride) in enumerate(((1, 8, 1), (8, 8, 2), (8, 2, 1))):
+    for i, (cin, cout, stride) in enumerate(zip((1, 8, 8), (8, 8, 2), strides)):
         w = rng.normal(0, np.sqrt(2 / (cin * 9)), (cout, cin, 3, 3)).astype(np.float32)
         inits += [numpy_helper.from_array(w, f"w{i}"),
                   numpy_helper.from_array(rng.normal(0, 0.1, cout).astype(np.float32), f"b{i}")]
@@ -128,6 +128,30 @@ def test_fp16_variant_keeps_float32_io(setup):
     meta = {p.key: p.value for p in model.metadata_props}
     assert (meta["family"], meta["variant_of"], meta["precision"]) == ("baseline", "small", "fp16")
     assert 0 <= e["fidelity"]["mean_de00"] < 0.5
+
+
+@pytest.mark.parametrize("precision", ["int8", "fp16"])
+def test_variants_of_a_winograd_model_use_plain_convolutions(tmp_path, precision):
+    """A model whose convolutions were written in Winograd form (Zhang's converter does that
+    for the CPU) is quantized from its direct form: int8 keeps the narrow value ranges of a
+    plain convolution, and CUDA has its own fast convolutions."""
+    from converters import winograd
+
+    model = small_net(strides=(1, 1, 2))
+    assert winograd.rewrite(model, min_channels=8) == 1
+    models = tmp_path / "models"
+    add_model(models, "small", model, multiple=2, default=True,
+              output={"name": "ab", "ab_scale": 60.0, "decoding": "tanh"})
+    test = photos(tmp_path / "test", ["chelsea"])
+    extra = ["--calibration", str(test)] if precision == "int8" else []
+    assert convert_models.main(["quantize", precision, "--model", "small", "--models",
+                                str(models), "--test", str(test), *extra]) == 0
+    e = entry(models, f"small-{precision}")
+    variant = onnx.load(str(models / e["file"]))
+    ops = [n.op_type for n in variant.graph.node]
+    assert ops.count("Conv") == 3 and "MatMul" not in ops and "DepthToSpace" not in ops
+    assert "winograd" not in {p.key for p in variant.metadata_props}
+    assert e["fidelity"]["mean_de00"] < (2.0 if precision == "int8" else 0.5)
 
 
 def test_fidelity_tells_models_apart(setup, tmp_path):

@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 
 from .common import ConversionError, save_model, set_metadata, sha256_file
+from .winograd import METADATA_KEY as WINOGRAD_KEY
+from .winograd import restore as winograd_restore
 
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp")
 MAX_SIDE = 1024  # test photos are shrunk to this: ab comes from a 224-256 px input anyway
@@ -80,6 +82,16 @@ def _reader(model: Any, photos: list[np.ndarray]) -> Any:
     return PhotoReader()
 
 
+def direct(source: Path) -> Any:
+    """The source model with plain convolutions: Winograd's transforms (float32 CPU form)
+    would widen the value ranges int8 has to cover, and CUDA has its own fast convolutions."""
+    import onnx
+
+    model = onnx.load(str(source))
+    winograd_restore(model)
+    return model
+
+
 def to_int8(source: Path, model: Any, photos: list[np.ndarray], method: str = "percentile"
             ) -> Any:
     """The int8 QDQ model of `source`, calibrated on `photos`."""
@@ -90,10 +102,12 @@ def to_int8(source: Path, model: Any, photos: list[np.ndarray], method: str = "p
     methods = {"minmax": CalibrationMethod.MinMax, "percentile": CalibrationMethod.Percentile,
                "entropy": CalibrationMethod.Entropy}
     with tempfile.TemporaryDirectory(prefix="colorize-quantize-") as tmp:
+        plain = Path(tmp) / "direct.onnx"
         prepared, quantized = Path(tmp) / "prepared.onnx", Path(tmp) / "int8.onnx"
+        onnx.save(direct(source), str(plain))
         # Shape inference and graph fusions first, as ONNX Runtime recommends for QDQ (ONNX's
         # own shape inference: the symbolic one would need sympy).
-        quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
+        quant_pre_process(str(plain), str(prepared), skip_symbolic_shape=True)
         quantize_static(str(prepared), str(quantized), _reader(model, photos),
                         quant_format=QuantFormat.QDQ, per_channel=True,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
@@ -119,10 +133,9 @@ def _sort_nodes(graph: Any) -> None:
 
 def to_fp16(source: Path) -> Any:
     """The float16 model of `source`, with float32 inputs and outputs."""
-    import onnx
     from onnxruntime.transformers.float16 import convert_float_to_float16
 
-    model = convert_float_to_float16(onnx.load(str(source)), keep_io_types=True)
+    model = convert_float_to_float16(direct(source), keep_io_types=True)
     _sort_nodes(model.graph)
     return model
 
@@ -177,7 +190,7 @@ def make_variant(model_id: str, precision: str, test: str | os.PathLike,
     else:
         proto = to_fp16(spec.path)
     meta = {p.key: p.value for p in onnx.load(str(spec.path), load_external_data=False)
-            .metadata_props}
+            .metadata_props if p.key != WINOGRAD_KEY}
     set_metadata(proto, {**meta, "variant_of": spec.id, "precision": precision})
 
     variant_id = f"{spec.id}-{precision}"
