@@ -379,6 +379,9 @@ def export(args: argparse.Namespace) -> Path:
     to_onnx(module, tmp)
     proto = onnx.load(str(tmp))
     tmp.unlink()
+    from converters.subpixel import rewrite as subpixel_rewrite
+
+    folded = 0 if args.direct_convolutions else subpixel_rewrite(proto)
     state = ckpt["state"]
     minutes = state["seconds"] / 60
     classes = targs["arch"] == "classes"
@@ -397,6 +400,8 @@ def export(args: argparse.Namespace) -> Path:
              "ab_scale": ab_scale}
     if classes:
         props["temperature"] = args.temperature
+    if folded:
+        props["subpixel"] = folded
     set_metadata(proto, props)
     pictures = state.get("pictures")
     photos = f"{pictures} photographs of " if pictures else ""
@@ -408,7 +413,10 @@ def export(args: argparse.Namespace) -> Path:
               f"{targs['width']} --crop {targs['crop']} --batch {targs['batch']} --lr "
               f"{targs['lr']} --decay {targs.get('decay', 'none')}) for {state['step']} steps "
               f"/ {minutes:.0f} CPU minutes on {photos}the train split of tools/dataset.py "
-              f"(docs/DATASET.md){earlier}, commit {ckpt['commit']}{shrink}")
+              f"(docs/DATASET.md){earlier}, commit {ckpt['commit']}{shrink}"
+              + ("; its x2 upsamplings and the 3x3 convolutions after them computed at the "
+                 "low resolution (sub-pixel form, tools/converters/subpixel.py)" if folded
+                 else ""))
     entry = {
         "id": args.id,
         "name": args.name,
@@ -461,6 +469,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--default", action="store_true", help="mark as the default model")
     parser.add_argument("--shrink", action="store_true",
                         help="export (baseline): scale ab by the validation least-squares factor")
+    parser.add_argument("--direct-convolutions", action="store_true",
+                        help="export: keep each x2 upsampling + 3x3 convolution as PyTorch "
+                             "computes it (by default one 2x2 convolution at the low "
+                             "resolution, the same output to float rounding and faster)")
     args = parser.parse_args(argv)
     try:
         if args.command == "train":

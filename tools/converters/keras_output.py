@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .common import CONVERTER_VERSION, save_model, set_metadata, sha256_file
+from .subpixel import rewrite as subpixel_rewrite
 
 
 def add_shared_options(parser: argparse.ArgumentParser, family: str, **defaults: float) -> None:
@@ -27,6 +28,10 @@ def add_shared_options(parser: argparse.ArgumentParser, family: str, **defaults:
                         help="what the weights are (default: names the source files)")
     parser.add_argument("--source-url", action="append", default=[],
                         help="where the weights came from (repeatable)")
+    parser.add_argument("--direct-convolutions", action="store_true",
+                        help="keep each UpSampling2D + 3x3 Conv2D pair as Keras computes it (by "
+                             "default the pair is one 2x2 convolution at the low resolution, "
+                             "the same output to float rounding and faster)")
     for key, help_text in (
         ("l_offset", "L offset: the model input is (L - offset) / divisor"),
         ("l_divisor", "L divisor: the model input is (L - offset) / divisor"),
@@ -54,6 +59,7 @@ def save(
 ) -> Path:
     """Write metadata, then the model and its manifest entry into args.output."""
     model_id = args.id or default_id(family, sources[0])
+    folded = 0 if args.direct_convolutions else subpixel_rewrite(model)
     set_metadata(model, {
         "family": family,
         "source_files": [p.name for p in sources],
@@ -63,6 +69,7 @@ def save(
         "l_divisor": args.l_divisor,
         "ab_scale": args.ab_scale,
         **extra_metadata,
+        **({"subpixel": folded} if folded else {}),
     })
     entry = {
         "id": model_id,
@@ -74,8 +81,10 @@ def save(
         "output": {"name": "ab", "layout": "NCHW", "ab_scale": args.ab_scale,
                    "decoding": decoding},
         "license": args.license,
-        "provenance": args.provenance or "converted by tools/convert_models.py from "
-        + ", ".join(p.name for p in sources),
+        "provenance": (args.provenance or "converted by tools/convert_models.py from "
+                       + ", ".join(p.name for p in sources))
+        + (f"; {folded} UpSampling2D + Conv2D pairs computed at the low resolution "
+           "(sub-pixel form)" if folded else ""),
         "source_urls": args.source_url,
         "description": args.description,
     }
