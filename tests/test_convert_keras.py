@@ -141,6 +141,21 @@ def test_baseline_metadata_and_manifest(work, baseline_exact):
     dims = [[d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim]
             for v in (model.graph.input[0], model.graph.output[0])]
     assert dims == [[1, 1, "H", "W"], [1, 2, "H", "W"]]
+    # Both UpSampling2D + Conv2D pairs run at the low resolution (the comparisons with Keras
+    # above and below are of that form); too narrow for Winograd.
+    ops = [n.op_type for n in model.graph.node]
+    assert meta["subpixel"] == "2" and "Resize" not in ops and ops.count("ConvTranspose") == 2
+    assert "winograd" not in meta and "2 UpSampling2D + Conv2D pairs" in entry["provenance"]
+
+
+def test_direct_convolutions_keep_the_layer_for_layer_graph(work, baseline_exact):
+    _, h5 = baseline_exact
+    convert("baseline", str(h5), "-o", str(work / "direct"), "--id", "direct",
+            "--direct-convolutions")
+    model = onnx.load(str(work / "direct" / "direct.onnx"))
+    ops = [n.op_type for n in model.graph.node]
+    assert ops.count("Resize") == 2 and "ConvTranspose" not in ops
+    assert "subpixel" not in {p.key for p in model.metadata_props}
 
 
 def test_weights_only_file_with_json_architecture(km, work, baseline_exact, capsys):
@@ -183,6 +198,9 @@ def test_baseline_beta_sized_variant_matches_keras(km, work):
 
     check_against_keras(session(work / "models" / "beta.onnx"), keras_at, inputs_at,
                         "baseline Beta-sized")
+    # Its 256- and 512-filter 3x3 convolutions were written in Winograd form.
+    meta = {p.key: p.value for p in onnx.load(str(work / "models" / "beta.onnx")).metadata_props}
+    assert len(json.loads(meta["winograd"])) >= 2
 
 
 def test_baseline_batchnorm_variant_matches_keras(km, work):

@@ -9,6 +9,7 @@ from typing import Any
 
 from .common import CONVERTER_VERSION, save_model, set_metadata, sha256_file
 from .subpixel import rewrite as subpixel_rewrite
+from .winograd import rewrite as winograd_rewrite
 
 
 def add_shared_options(parser: argparse.ArgumentParser, family: str, **defaults: float) -> None:
@@ -29,9 +30,10 @@ def add_shared_options(parser: argparse.ArgumentParser, family: str, **defaults:
     parser.add_argument("--source-url", action="append", default=[],
                         help="where the weights came from (repeatable)")
     parser.add_argument("--direct-convolutions", action="store_true",
-                        help="keep each UpSampling2D + 3x3 Conv2D pair as Keras computes it (by "
-                             "default the pair is one 2x2 convolution at the low resolution, "
-                             "the same output to float rounding and faster)")
+                        help="keep every convolution as Keras computes it (by default each "
+                             "UpSampling2D + 3x3 Conv2D pair is one 2x2 convolution at the low "
+                             "resolution, and 3x3 convolutions of 256+ channels are in Winograd "
+                             "form: the same output to float rounding, faster on the CPU)")
     for key, help_text in (
         ("l_offset", "L offset: the model input is (L - offset) / divisor"),
         ("l_divisor", "L divisor: the model input is (L - offset) / divisor"),
@@ -71,6 +73,8 @@ def save(
         **extra_metadata,
         **({"subpixel": folded} if folded else {}),
     })
+    # After the metadata: the rewrite records itself there, for quantize's restore().
+    wide = 0 if args.direct_convolutions else winograd_rewrite(model)
     entry = {
         "id": model_id,
         "name": args.name or model_id,
@@ -84,7 +88,8 @@ def save(
         "provenance": (args.provenance or "converted by tools/convert_models.py from "
                        + ", ".join(p.name for p in sources))
         + (f"; {folded} UpSampling2D + Conv2D pairs computed at the low resolution "
-           "(sub-pixel form)" if folded else ""),
+           "(sub-pixel form)" if folded else "")
+        + (f"; {wide} wide 3x3 convolutions in Winograd F(4x4, 3x3) form" if wide else ""),
         "source_urls": args.source_url,
         "description": args.description,
     }
