@@ -26,14 +26,23 @@ from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 from tiny_models import add_model  # noqa: E402
 
 
-def small_net(seed: int = 0, strides: tuple[int, int, int] = (1, 2, 1)) -> onnx.ModelProto:
-    """L [1,1,H,W] -> three 3x3 convolutions (one with stride 2) -> tanh ab [1,2,H/2,W/2]."""
+def small_net(seed: int = 0, strides: tuple[int, int, int] = (1, 2, 1),
+              upsample_before: int | None = None) -> onnx.ModelProto:
+    """L [1,1,H,W] -> three 3x3 convolutions (one with stride 2) -> tanh ab [1,2,H/2,W/2];
+    `upsample_before`: a x2 nearest Resize before that convolution."""
     rng = np.random.default_rng(seed)
     nodes, inits, x = [], [], "L"
+    if upsample_before is not None:
+        inits.append(numpy_helper.from_array(np.array([1, 1, 2, 2], np.float32), "scales"))
     for i, (cin, cout, stride) in enumerate(zip((1, 8, 8), (8, 8, 2), strides)):
         w = rng.normal(0, np.sqrt(2 / (cin * 9)), (cout, cin, 3, 3)).astype(np.float32)
         inits += [numpy_helper.from_array(w, f"w{i}"),
                   numpy_helper.from_array(rng.normal(0, 0.1, cout).astype(np.float32), f"b{i}")]
+        if i == upsample_before:
+            nodes.append(helper.make_node("Resize", [x, "", "scales"], ["up"], mode="nearest",
+                                          coordinate_transformation_mode="asymmetric",
+                                          nearest_mode="floor"))
+            x = "up"
         nodes.append(helper.make_node("Conv", [x, f"w{i}", f"b{i}"], [f"c{i}"],
                                       pads=[1, 1, 1, 1], strides=[stride, stride]))
         x = f"c{i}"
@@ -152,6 +161,34 @@ def test_variants_of_a_winograd_model_use_plain_convolutions(tmp_path, precision
     assert ops.count("Conv") == 3 and "MatMul" not in ops and "DepthToSpace" not in ops
     assert "winograd" not in {p.key for p in variant.metadata_props}
     assert e["fidelity"]["mean_de00"] < (2.0 if precision == "int8" else 0.5)
+
+
+def upsampling_net() -> onnx.ModelProto:
+    """small_net with a x2 nearest upsampling before its second convolution (so ab is H x W),
+    in the sub-pixel form the converters write."""
+    from converters import subpixel
+
+    model = small_net(1, strides=(2, 1, 1), upsample_before=1)
+    assert subpixel.rewrite(model) == 1
+    return model
+
+
+def test_int8_of_a_subpixel_model_keeps_the_interleave_in_uint8(tmp_path):
+    """The one-hot ConvTranspose has no integer kernel in ONNX Runtime; the int8 copy gets the
+    interleave as Reshape/Transpose, which run on uint8."""
+    models = tmp_path / "models"
+    add_model(models, "small", upsampling_net(), multiple=2, default=True,
+              output={"name": "ab", "ab_scale": 60.0, "decoding": "tanh"})
+    test = photos(tmp_path / "test", ["chelsea", "coffee"])
+    assert convert_models.main(["quantize", "int8", "--model", "small", "--models",
+                                str(models), "--test", str(test), "--calibration",
+                                str(test)]) == 0
+    e = entry(models, "small-int8")
+    graph = onnx.load(str(models / e["file"])).graph
+    ops = [n.op_type for n in graph.node]
+    assert "ConvTranspose" not in ops and "Resize" not in ops and "Reshape" in ops
+    assert ops.count("Conv") == 1 + 4 + 1 and "QuantizeLinear" in ops
+    assert 0 < e["fidelity"]["mean_de00"] < 2.0
 
 
 def test_fidelity_tells_models_apart(setup, tmp_path):

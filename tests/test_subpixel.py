@@ -108,3 +108,38 @@ def test_other_pairs_are_left_alone(change):
     before = model.SerializeToString()
     assert subpixel.rewrite(model) == 0
     assert model.SerializeToString() == before
+
+
+@pytest.mark.parametrize("bias,relu", [(True, True), (False, False)])
+def test_int8_form_of_the_interleave_is_the_same_graph_function(bias, relu):
+    """quantize's form: four phase convolutions and an NHWC-ordered Reshape/Transpose
+    interleave instead of the one-hot ConvTranspose; the same numbers (nothing is summed
+    differently), at any size."""
+    model = _model(bias, relu)
+    fast, _ = _rewritten(model)
+    int8_form, count = _rewritten(fast)
+    assert count == 0  # rewrite() finds nothing left to do
+    assert subpixel.int8_interleave(int8_form) == 1
+    onnx.checker.check_model(int8_form, full_check=True)
+    ops = [n.op_type for n in int8_form.graph.node]
+    assert "ConvTranspose" not in ops and ops.count("Conv") == 4 + 1
+    assert ops.count("Relu") == (4 if relu else 0)
+    assert not {"w", "b", "scales"} & {t.name for t in int8_form.graph.initializer}
+    rng = np.random.default_rng(3)
+    for height, width in [(8, 12), (5, 3), (1, 1)]:
+        x = rng.normal(0, 1, (1, 5, height, width)).astype(np.float32)
+        assert np.array_equal(_run(int8_form, x), _run(fast, x))
+    assert subpixel.int8_interleave(int8_form) == 0
+
+
+def test_int8_form_leaves_other_conv_transposes_alone():
+    model = _model()
+    fast, _ = _rewritten(model)
+    for t in fast.graph.initializer:
+        if t.name.endswith(".interleave"):  # no longer the one-hot interleave
+            w = numpy_helper.to_array(t).copy()
+            w[0, 0, 0, 0] = 0.5
+            t.CopyFrom(numpy_helper.from_array(w, t.name))
+    before = fast.SerializeToString()
+    assert subpixel.int8_interleave(fast) == 0
+    assert fast.SerializeToString() == before

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from .common import ConversionError, save_model, set_metadata, sha256_file
+from .subpixel import int8_interleave
 from .winograd import METADATA_KEY as WINOGRAD_KEY
 from .winograd import restore as winograd_restore
 
@@ -104,7 +105,9 @@ def to_int8(source: Path, model: Any, photos: list[np.ndarray], method: str = "p
     with tempfile.TemporaryDirectory(prefix="colorize-quantize-") as tmp:
         plain = Path(tmp) / "direct.onnx"
         prepared, quantized = Path(tmp) / "prepared.onnx", Path(tmp) / "int8.onnx"
-        onnx.save(direct(source), str(plain))
+        graph = direct(source)
+        int8_interleave(graph)  # the sub-pixel interleave in a form that stays uint8
+        onnx.save(graph, str(plain))
         # Shape inference and graph fusions first, as ONNX Runtime recommends for QDQ (ONNX's
         # own shape inference: the symbolic one would need sympy).
         quant_pre_process(str(plain), str(prepared), skip_symbolic_shape=True)
