@@ -607,7 +607,7 @@ def cuda_note() -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny models: check the tool")
-    parser.add_argument("--runs", type=int, default=5, help="timed runs after the warm-up")
+    parser.add_argument("--runs", type=int, default=7, help="timed runs after the warm-up")
     parser.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS))
     parser.add_argument("--model", help="engine model id (default: the default installed one)")
     parser.add_argument("--sizes", type=float, nargs="+", help="engine photo sizes, megapixels")
