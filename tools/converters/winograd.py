@@ -12,7 +12,7 @@ Runtime's GEMM runs at nearly full speed:
 F(4x4, 3x3), the default, needs 2.25 multiplies per output and input channel instead of 9
 (F(2x2, 3x3): 4). Everything is built from standard operators (Pad, SpaceToDepth, Slice,
 MatMul, DepthToSpace) and works for any input height and width (the graph pads to whole tiles
-and crops), so the model stays a plain ONNX file. A dilation of 2 runs as the four
+and crops) at batch size 1, the engine's, so the model stays a plain ONNX file. A dilation of 2 runs as the four
 interleaved sub-images, on which it is a plain 3x3 convolution. The result matches the direct
 convolution to float32 rounding (relative 1e-6 for F(2x2), 1e-5 for F(4x4)).
 
