@@ -151,11 +151,7 @@ def rewrite(model: Any) -> int:
         for name in list(node.input[1:]) + list(resize.input[1:]):
             used[name] = used.get(name, 0) + 1
     # Drop the weights and scales only the rewritten pairs used.
-    counts: dict[str, int] = {}
-    for node in graph.node:
-        for name in node.input:
-            counts[name] = counts.get(name, 0) + 1
-    gone = {n for n, c in used.items() if n and counts.get(n) == c}
+    gone = {n for n, c in used.items() if n and len(consumers.get(n, [])) == c}
     new_nodes = [n for n in new_nodes if not (n.op_type == "Constant" and n.output[0] in gone)]
     kept = [t for t in graph.initializer if t.name not in gone] + new_inits
     del graph.initializer[:]

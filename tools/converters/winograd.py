@@ -12,9 +12,10 @@ Runtime's GEMM runs at nearly full speed:
 F(4x4, 3x3), the default, needs 2.25 multiplies per output and input channel instead of 9
 (F(2x2, 3x3): 4). Everything is built from standard operators (Pad, SpaceToDepth, Slice,
 MatMul, DepthToSpace) and works for any input height and width (the graph pads to whole tiles
-and crops) at batch size 1, the engine's, so the model stays a plain ONNX file. A dilation of 2 runs as the four
-interleaved sub-images, on which it is a plain 3x3 convolution. The result matches the direct
-convolution to float32 rounding (relative 1e-6 for F(2x2), 1e-5 for F(4x4)).
+and crops) at batch size 1, the engine's, so the model stays a plain ONNX file. A dilation
+of 2 runs as the four interleaved sub-images, on which it is a plain 3x3 convolution. The
+result matches the direct convolution to float32 rounding (relative 1e-6 for F(2x2), 1e-5 for
+F(4x4)).
 
 Only wide layers gain: on Zhang's network (2-core AVX-512 machine) the 512- and 256-channel
 layers do, the 128-channel ones at 112x112 lose, hence `min_channels`. `restore` turns the
