@@ -379,9 +379,6 @@ def export(args: argparse.Namespace) -> Path:
     to_onnx(module, tmp)
     proto = onnx.load(str(tmp))
     tmp.unlink()
-    from converters.subpixel import rewrite as subpixel_rewrite
-
-    folded = 0 if args.direct_convolutions else subpixel_rewrite(proto)
     state = ckpt["state"]
     minutes = state["seconds"] / 60
     classes = targs["arch"] == "classes"
@@ -400,9 +397,11 @@ def export(args: argparse.Namespace) -> Path:
              "ab_scale": ab_scale}
     if classes:
         props["temperature"] = args.temperature
-    if folded:
-        props["subpixel"] = folded
     set_metadata(proto, props)
+    from converters.subpixel import rewrite as subpixel_rewrite
+
+    # After the metadata, where the rewrite records itself.
+    folded = 0 if args.direct_convolutions else subpixel_rewrite(proto)
     pictures = state.get("pictures")
     photos = f"{pictures} photographs of " if pictures else ""
     init = state.get("init")

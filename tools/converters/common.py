@@ -25,6 +25,28 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+def get_metadata(model: Any, key: str, default: Any = None) -> Any:
+    """One metadata value as set_metadata stored it (JSON decoded unless a plain string)."""
+    for prop in model.metadata_props:
+        if prop.key == key:
+            try:
+                return json.loads(prop.value)
+            except ValueError:
+                return prop.value
+    return default
+
+
+def put_metadata(model: Any, key: str, value: Any) -> None:
+    """Set one metadata value (None removes it), keeping the others."""
+    for prop in list(model.metadata_props):
+        if prop.key == key:
+            model.metadata_props.remove(prop)
+    if value is not None:
+        entry = model.metadata_props.add()
+        entry.key = key
+        entry.value = value if isinstance(value, str) else json.dumps(value)
+
+
 def set_metadata(model: Any, props: dict[str, Any]) -> None:
     """Replace the model's metadata_props with `props` (values stored as strings)."""
     del model.metadata_props[:]

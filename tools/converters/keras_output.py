@@ -61,7 +61,6 @@ def save(
 ) -> Path:
     """Write metadata, then the model and its manifest entry into args.output."""
     model_id = args.id or default_id(family, sources[0])
-    folded = 0 if args.direct_convolutions else subpixel_rewrite(model)
     set_metadata(model, {
         "family": family,
         "source_files": [p.name for p in sources],
@@ -71,9 +70,9 @@ def save(
         "l_divisor": args.l_divisor,
         "ab_scale": args.ab_scale,
         **extra_metadata,
-        **({"subpixel": folded} if folded else {}),
     })
-    # After the metadata: the rewrite records itself there, for quantize's restore().
+    # After the metadata: each rewrite records itself there (winograd for quantize's restore).
+    folded = 0 if args.direct_convolutions else subpixel_rewrite(model)
     wide = 0 if args.direct_convolutions else winograd_rewrite(model)
     entry = {
         "id": model_id,

@@ -21,6 +21,9 @@ from typing import Any
 
 import numpy as np
 
+from .common import get_metadata, put_metadata
+
+METADATA_KEY = "subpixel"  # how many pairs the file computes at the low resolution
 BIG = np.iinfo(np.int64).max
 # Small-input taps (rows or columns) of each output phase: phase 0 reads y-1, y; phase 1 y, y+1.
 TAPS = (np.array([[1, 0, 0], [0, 1, 1]], np.float64), np.array([[1, 1, 0], [0, 0, 1]], np.float64))
@@ -89,7 +92,8 @@ def _is_same_3x3(node: Any, weights: dict[str, np.ndarray]) -> bool:
 
 
 def rewrite(model: Any) -> int:
-    """Rewrite every Resize(x2 nearest) -> Conv(3x3 'same') pair in place; the number done."""
+    """Rewrite every Resize(x2 nearest) -> Conv(3x3 'same') pair in place; the number done
+    (also added to the model's metadata, key `subpixel`)."""
     from onnx import helper, numpy_helper
 
     graph = model.graph
@@ -158,6 +162,7 @@ def rewrite(model: Any) -> int:
     graph.initializer.extend(kept)
     del graph.node[:]
     graph.node.extend(new_nodes)
+    put_metadata(model, METADATA_KEY, get_metadata(model, METADATA_KEY, 0) + len(pairs))
     return len(pairs)
 
 

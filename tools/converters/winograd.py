@@ -25,10 +25,11 @@ ranges of the direct form; CUDA has fast convolutions of its own).
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np
+
+from .common import get_metadata, put_metadata
 
 METADATA_KEY = "winograd"
 MIN_CHANNELS = 256
@@ -207,30 +208,15 @@ def rewrite(model: Any, min_channels: int = MIN_CHANNELS, tile: int = 4) -> int:
     graph.initializer.extend(kept)
     del graph.node[:]
     graph.node.extend(new_nodes)
-    previous = _recorded(model)
-    _record(model, previous + done)
+    put_metadata(model, METADATA_KEY, get_metadata(model, METADATA_KEY, []) + done)
     return len(done)
-
-
-def _recorded(model: Any) -> list[dict[str, Any]]:
-    meta = {p.key: p.value for p in model.metadata_props}
-    return json.loads(meta[METADATA_KEY]) if METADATA_KEY in meta else []
-
-
-def _record(model: Any, done: list[dict[str, Any]]) -> None:
-    for prop in list(model.metadata_props):
-        if prop.key == METADATA_KEY:
-            model.metadata_props.remove(prop)
-    if done:
-        entry = model.metadata_props.add()
-        entry.key, entry.value = METADATA_KEY, json.dumps(done)
 
 
 def restore(model: Any) -> int:
     """Turn rewritten convolutions back into plain Conv nodes in place; the number restored."""
     from onnx import helper, numpy_helper
 
-    done = _recorded(model)
+    done = get_metadata(model, METADATA_KEY, [])
     if not done:
         return 0
     graph = model.graph
@@ -266,5 +252,5 @@ def restore(model: Any) -> int:
     graph.initializer.extend(kept)
     del graph.node[:]
     graph.node.extend(new_nodes)
-    _record(model, [])
+    put_metadata(model, METADATA_KEY, None)
     return len(done)
