@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import BadRequest, ModelCorrupt, ModelUnknown
-from .families import Family
+from .families import Family, HintCells
 from .registry import ModelSpec, check_file, choose_variant, get_spec
 from .session import CUDA, SessionInfo, create_session, planned_device
 
@@ -47,9 +47,15 @@ class Model:
                                       / f.multiple) * f.multiple)
         return (side, short) if height > width else (short, side)
 
-    def predict_ab(self, lightness: np.ndarray) -> np.ndarray:
-        """L plane (h x w float32, [0, 100]) -> ab (h' x w' x 2 float32) as the model sees it."""
-        (output,) = self.info.session.run([self.family.output_name], self.family.feeds(lightness))
+    @property
+    def takes_hints(self) -> bool:
+        return self.family.takes_hints
+
+    def predict_ab(self, lightness: np.ndarray, hints: HintCells | None = None) -> np.ndarray:
+        """L plane (h x w float32, [0, 100]) -> ab (h' x w' x 2 float32) as the model sees it.
+        hints (at h x w) are inputs for a family that takes them, ignored otherwise."""
+        feeds = self.family.feeds(lightness, hints if self.takes_hints else None)
+        (output,) = self.info.session.run([self.family.output_name], feeds)
         return self.family.decode(output)
 
 
@@ -57,7 +63,7 @@ def _check_signature(spec: ModelSpec, family: Family, session: object) -> None:
     """Refuse a file whose inputs/outputs are not what the manifest promises."""
     inputs = {i.name: i.shape for i in session.get_inputs()}
     outputs = {o.name: o.shape for o in session.get_outputs()}
-    wanted = [family.input_name] + ([family.embed_name] if family.extra_inputs else [])
+    wanted = family.input_names
     problems = [f"no input '{n}'" for n in wanted if n not in inputs]
     problems += [f"input '{n}' is not 4-D" for n in wanted if n in inputs and len(inputs[n]) != 4]
     if family.output_name not in outputs:

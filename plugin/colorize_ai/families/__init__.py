@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from .base import Family
+from .base import Family, HintCells
 from .baseline import Baseline
 from .fusion import Fusion
+from .siggraph17 import Siggraph17
 from .zhang import Zhang
 
-FAMILIES: dict[str, type[Family]] = {f.name: f for f in (Baseline, Fusion, Zhang)}
+FAMILIES: dict[str, type[Family]] = {f.name: f for f in (Baseline, Fusion, Siggraph17, Zhang)}
 
-__all__ = ["FAMILIES", "Family"]
+__all__ = ["FAMILIES", "Family", "HintCells"]

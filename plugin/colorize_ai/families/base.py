@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
+
+
+@dataclass
+class HintCells:
+    """Colour hints at a model's resolution: each cell's alpha-weighted mean ab of the hint
+    pixels in it (0 where there are none) and a mask (1 where a hint is, else 0)."""
+
+    ab: np.ndarray  # rows x cols x 2 float32, ab units
+    mask: np.ndarray  # rows x cols float32
 
 
 class Family:
@@ -17,8 +27,9 @@ class Family:
     l_offset: ClassVar[float]
     l_divisor: ClassVar[float]
     ab_scale: ClassVar[float]
-    decoding: ClassVar[str]
-    extra_inputs: ClassVar[int] = 0
+    # Families trained to take colour hints get them as inputs; for the others the pipeline
+    # spreads the hints over the prediction afterwards (hints.py).
+    takes_hints: ClassVar[bool] = False
     # How the photo is shrunk to the model's input: "area" averages (no aliasing); a family
     # whose reference inference code does something else says so, to reproduce its results.
     downscale: ClassVar[str] = "area"
@@ -41,8 +52,15 @@ class Family:
             return plane[None, :, :, None]
         return plane[None, None, :, :]
 
-    def feeds(self, lightness: np.ndarray) -> dict[str, np.ndarray]:
-        """The model's inputs for an L plane (H x W float32, L in [0, 100])."""
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        """Every input the model's graph must have (all 4-D)."""
+        return (self.input_name,)
+
+    def feeds(self, lightness: np.ndarray, hints: HintCells | None = None
+              ) -> dict[str, np.ndarray]:
+        """The model's inputs for an L plane (H x W float32, L in [0, 100]) and, for a family
+        that takes them, hints at the same size."""
         x = (lightness.astype(np.float32) - np.float32(self.l_offset)) / np.float32(self.l_divisor)
         return {self.input_name: self.to_tensor(np.ascontiguousarray(x, dtype=np.float32))}
 

@@ -10,4 +10,3 @@ class Baseline(Family):
     l_offset = 0.0  # raw L, as the public Keras code of this family feeds it
     l_divisor = 1.0
     ab_scale = 128.0
-    decoding = "tanh"

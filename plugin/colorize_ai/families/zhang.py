@@ -10,5 +10,4 @@ class Zhang(Family):
     l_offset = 50.0
     l_divisor = 1.0
     ab_scale = 1.0  # class8_ab already yields ab units
-    decoding = "annealed-mean"
     downscale = "linear"  # the official demo and OpenCV's sample resize bilinearly
