@@ -357,7 +357,7 @@ def plugin_files(gimp):
         return files
     return [(GIMP2_SRC, os.path.join(gimp.plug_ins, PLUGIN2 + ".py"), 0o755)] + [
         (os.path.join(PLUGIN_SRC, name), os.path.join(gimp.folder, name), 0o644)
-        for name in ("client.py", "manifest.py")]
+        for name in ("client.py", "manifest.py", "options.py")]
 
 
 def install_plugin(gimp, paths, dev, record, models_changed):

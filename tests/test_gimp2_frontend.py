@@ -86,7 +86,13 @@ def run(tmp_path_factory):
     palette = [0, 0, 0, 90, 90, 90, 180, 180, 180, 250, 250, 250]
     indices = (g // 64).astype(np.uint8)
     alpha = np.linspace(0, 255, W).astype(np.uint8)[None, :].repeat(H, 0)
-    base = {"width": W, "height": H, "model": "Tiny tiny"}
+    base = {"width": W, "height": H, "values": {"model": "tiny"}}
+    red = np.zeros((H + 4, W, 4), np.uint8)
+    red[6:12, 2:10] = (255, 0, 0, 255)  # over the source's rows 4-9 (the layer sits 2 higher)
+    hints = {"name": "Colour hints", "width": W, "height": H + 4, "kind": RGBA_IMAGE,
+             "offsets": [0, -2], "pixels": b64(red)}
+    with_hints = dict(base, base_type=RGB, kind=RGB_IMAGE, hints=hints,
+                      pixels=b64(np.dstack([g] * 3)))
     scenarios = [
         dict(base, name="rgb", base_type=RGB, kind=RGB_IMAGE, offsets=[5, 7],
              pixels=b64(np.dstack([g] * 3))),
@@ -97,10 +103,19 @@ def run(tmp_path_factory):
              pixels=b64(np.dstack([g] * 3 + [alpha]))),
         dict(base, name="selection", base_type=RGB, kind=RGB_IMAGE, selection=[2, 2, 5, 5],
              pixels=b64(np.dstack([g] * 3))),
-        dict(base, name="all", model="All installed models (one layer each)", base_type=RGB,
+        dict(base, name="all", values={"model": "all-installed"}, base_type=RGB,
              kind=RGB_IMAGE, pixels=b64(np.dstack([g] * 3))),
-        dict(base, name="missing", model="Later model (not installed: python installer.py "
-             "--model later)", base_type=GRAY, kind=GRAY_IMAGE, pixels=b64(g)),
+        dict(base, name="missing", values={"model": "later"}, base_type=GRAY, kind=GRAY_IMAGE,
+             pixels=b64(g)),
+        # The menu GIMP registered named a model that has since gone from the manifests.
+        dict(base, name="changed", values={"model": "tiny-gone"}, base_type=RGB,
+             kind=RGB_IMAGE, pixels=b64(np.dstack([g] * 3))),
+        dict(with_hints, name="hints", values={"model": "tiny", "use_hints": True,
+                                               "hints": "layer"}),
+        dict(with_hints, name="hints_by_name", values={"model": "tiny", "use_hints": True}),
+        dict(with_hints, name="hints_unused", values={"model": "tiny"}),
+        dict(with_hints, name="hints_text", hints=dict(hints, text=True),
+             values={"model": "tiny", "use_hints": True, "hints": "layer"}),
         dict(base, name="deep", precision=250, base_type=RGB, kind=RGB_IMAGE,
              pixels=b64(np.dstack([g] * 3))),
     ]
@@ -128,12 +143,14 @@ def test_registration_matches_the_gimp3_plugin(run):
     assert reg["label"] == "Colorize (AI)..." and reg["menu"] == "<Image>/Filters"
     assert reg["image_types"] == "RGB*, GRAY*, INDEXED*"
     params = {p[1]: p for p in reg["params"]}
-    assert params["model"][4] == ["Tiny tiny", "Tiny tiny-b",
-                                  "All installed models (one layer each)",
-                                  "Later model (not installed: python installer.py --model later)"]
-    assert params["device"][4][0].startswith("Automatic")
+    assert params["model"][3] == "tiny"  # chosen by id, the default model first
+    assert params["model"][4] == [["Tiny tiny", "tiny"], ["Tiny tiny-b", "tiny-b"],
+                                  ["All installed models (one layer each)", "all-installed"],
+                                  ["Later model (not installed: python installer.py --model "
+                                   "later)", "later"]]
+    assert params["device"][4][0] == ["Automatic (CUDA when it works, else CPU)", "auto"]
     assert params["strength"][3] == 1.0 and params["strength"][4][:2] == [0.0, 2.0]
-    assert set(params) >= {"render_size", "selection_only"}
+    assert set(params) >= {"render_size", "selection_only", "variant", "use_hints", "hints"}
     assert run["main_called"]
 
 
@@ -204,3 +221,45 @@ def test_high_bit_depth_is_refused_with_a_message(run):
     assert names(case) == ["source"]
     messages = [c[1] for c in case["calls"] if c[0] == "gimp.message"]
     assert len(messages) == 1 and "8-bit" in messages[0]
+
+
+def test_a_model_gone_since_registration_is_named_not_swapped(run):
+    case = run["scenarios"]["changed"]
+    assert names(case) == ["source"]
+    messages = [c[1] for c in case["calls"] if c[0] == "gimp.message"]
+    assert len(messages) == 1 and "'tiny-gone' is no longer known" in messages[0]
+
+
+def _lab(layer: dict) -> np.ndarray:
+    import cv2
+
+    return cv2.cvtColor(pixels(layer, 3).astype(np.float32) / 255, cv2.COLOR_RGB2Lab)
+
+
+@pytest.mark.parametrize("name", ["hints", "hints_by_name"])
+def test_hints_layer_colours_the_result_and_is_hidden_not_changed(run, name):
+    case = run["scenarios"][name]
+    assert names(case) == ["Colour hints", "Colorized (Tiny tiny)", "source"]
+    hints, new, _ = case["layers"]
+    assert not hints["visible"]
+    calls = [c[0] for c in case["calls"]]
+    assert calls.index("undo_group_start") < calls.index("gimp_item_set_visible") < \
+        calls.index("undo_group_end")
+    painted = _lab(new)[4:10, 2:10]
+    plain = _lab(run["scenarios"]["hints_unused"]["layers"][1])[4:10, 2:10]
+    assert painted[..., 1].mean() > plain[..., 1].mean() + 20  # redder (a*) where painted
+    red = np.frombuffer(base64.b64decode(hints["pixels"]), np.uint8).reshape(H + 4, W, 4)
+    assert (red[6:12, 2:10] == (255, 0, 0, 255)).all() and red[..., 3].sum() == 48 * 255
+
+
+def test_hints_off_leaves_the_hints_layer_alone(run):
+    case = run["scenarios"]["hints_unused"]
+    assert case["layers"][0]["visible"]
+    assert "gimp_item_set_visible" not in [c[0] for c in case["calls"]]
+
+
+def test_text_layer_as_hints_is_a_message(run):
+    case = run["scenarios"]["hints_text"]
+    assert names(case) == ["Colour hints", "source"]
+    messages = [c[1] for c in case["calls"] if c[0] == "gimp.message"]
+    assert len(messages) == 1 and "text layer" in messages[0]

@@ -136,7 +136,7 @@ def test_install_lays_out_both_front_ends_and_is_idempotent(home, fake_venv, cap
     assert entry2.stat().st_mode & stat.S_IXUSR
     support = gimp2 / "plug-ins" / "colorize_ai_gimp2"
     assert sorted(p.name for p in support.iterdir()) == ["client.py", "config.json",
-                                                        "manifest.py"]
+                                                        "manifest.py", "options.py"]
     catalogue = json.loads((data / "models" / "manifest.json").read_text())["models"]
     assert "zhang-eccv16" in [m["id"] for m in catalogue]
     first = capsys.readouterr().out

@@ -19,6 +19,9 @@ from tiny_models import add_model
 PLUGIN = Path(__file__).resolve().parents[1] / "plugin"
 
 
+TWO_BY_TWO = client.Raw(b"\0" * 12, 2, 2, 3, "uint8")
+
+
 def _pixels(height=60, width=80, channels=4, dtype=np.uint8):
     rng = np.random.default_rng(3)
     return (rng.random((height, width, channels)) * np.iinfo(dtype).max).astype(dtype)
@@ -26,8 +29,8 @@ def _pixels(height=60, width=80, channels=4, dtype=np.uint8):
 
 def _run(pixels, models, **kwargs):
     height, width, channels = pixels.shape
-    return client.run_worker(sys.executable, pixels.tobytes(), width, height, channels,
-                             str(pixels.dtype), models, package_parent=str(PLUGIN), **kwargs)
+    raw = client.Raw(pixels.tobytes(), width, height, channels, str(pixels.dtype))
+    return client.run_worker(sys.executable, raw, models, package_parent=str(PLUGIN), **kwargs)
 
 
 @pytest.fixture
@@ -78,7 +81,8 @@ def test_worker_crash_is_reported_and_cleaned_up(model_dir, watch_tmp, tmp_path)
     fake.chmod(0o755)
     pixels = _pixels()
     with pytest.raises(client.WorkerError) as info:
-        client.run_worker(str(fake), pixels.tobytes(), 80, 60, 4, "uint8", ["tiny"])
+        client.run_worker(str(fake), client.Raw(pixels.tobytes(), 80, 60, 4, "uint8"),
+                          ["tiny"])
     assert info.value.kind == "crash" and "stopped unexpectedly" in info.value.message
     assert list(watch_tmp.iterdir()) == []
 
@@ -88,14 +92,14 @@ def test_timeout(model_dir, watch_tmp, tmp_path):
     fake.write_text("#!/bin/sh\nexec sleep 30\n")
     fake.chmod(0o755)
     with pytest.raises(client.WorkerError) as info:
-        client.run_worker(str(fake), b"\0" * 12, 2, 2, 3, "uint8", ["tiny"], timeout=1)
+        client.run_worker(str(fake), TWO_BY_TWO, ["tiny"], timeout=1)
     assert info.value.kind == "timeout"
     assert list(watch_tmp.iterdir()) == []
 
 
 def test_missing_interpreter(watch_tmp):
     with pytest.raises(client.WorkerError, match="could not be started"):
-        client.run_worker("/nonexistent/python", b"\0" * 12, 2, 2, 3, "uint8", ["tiny"])
+        client.run_worker("/nonexistent/python", TWO_BY_TWO, ["tiny"])
     assert list(watch_tmp.iterdir()) == []
 
 

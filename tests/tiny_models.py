@@ -77,3 +77,36 @@ def add_model(folder: Path, model_id: str, model: onnx.ModelProto | bytes | None
     models = [m for m in models if m["id"] != model_id] + [entry]
     manifest.write_text(json.dumps({"format": 1, "models": models}, indent=2))
     return entry
+
+
+def tiny_hint_graph() -> onnx.ModelProto:
+    """The siggraph17 family's inputs (L, ab_hint, mask) -> ab = the hints where the mask is
+    set, else a little colour from L: what reaches the model is then visible in its output."""
+    nodes = [
+        helper.make_node("Mul", ["ab_hint", "mask"], ["hinted"]),
+        helper.make_node("Mul", ["L", "k"], ["from_l"]),  # [1,1,H,W] broadcast to both channels
+        helper.make_node("Sub", ["one", "mask"], ["unhinted"]),
+        helper.make_node("Mul", ["from_l", "unhinted"], ["guess"]),
+        helper.make_node("Add", ["hinted", "guess"], ["ab"]),
+    ]
+    inits = [numpy_helper.from_array(np.array([0.1], np.float32), "k"),
+             numpy_helper.from_array(np.array([1.0], np.float32), "one")]
+    inputs = [helper.make_tensor_value_info("L", TensorProto.FLOAT, [1, 1, "H", "W"]),
+              helper.make_tensor_value_info("ab_hint", TensorProto.FLOAT, [1, 2, "H", "W"]),
+              helper.make_tensor_value_info("mask", TensorProto.FLOAT, [1, 1, "H", "W"])]
+    graph = helper.make_graph(nodes, "tiny-hints", inputs, [helper.make_tensor_value_info(
+        "ab", TensorProto.FLOAT, [1, 2, "H", "W"])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    entry = model.metadata_props.add()
+    entry.key, entry.value = "family", "siggraph17"
+    onnx.checker.check_model(model)
+    return model
+
+
+def add_hint_model(folder: Path, model_id: str = "tiny-hints", **fields) -> dict:
+    """A siggraph17-family test model that returns its hint input where the mask is set."""
+    return add_model(folder, model_id, tiny_hint_graph(), family="siggraph17",
+                     input={"name": "L", "size": 64, "multiple": 8, "l_offset": 50.0,
+                            "l_divisor": 1.0, "hint_divisor": 1.0, "mask_offset": 0.0},
+                     output={"name": "ab", "ab_scale": 1.0}, **fields)

@@ -2,12 +2,15 @@
 
     python tools/train.py train --arch baseline --id baseline-ours --minutes 50 [--resume]
     python tools/train.py train --arch classes --id classes-ours --minutes 60 [--resume]
+    python tools/train.py train --arch hints --id hints-ours --minutes 90 [--resume]
     python tools/train.py export --id baseline-ours --out models --name ... --description ...
 
 `baseline`: the baseline family's exact Sequential CNN (231,682 parameters), ab/128 regressed
 through tanh with an MSE loss. `classes`: a compact network trained with Zhang et al.'s (ECCV 2016)
 classification loss over the 313 in-gamut ab bins, with class rebalancing from our data's colour
 prior; its ONNX graph ends in the annealed mean (softmax(logits / T) @ bin centres).
+`hints`: a U-Net that takes L, the hints' ab and their mask (SIGGRAPH 2017's input design),
+trained with simulated hints (hint_sim.py) and a Huber loss on ab, as that paper did.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from torch import nn
 REPO = Path(__file__).resolve().parents[1]
 BINS_FILE = REPO.parent / "shared" / "fixtures" / "zhang-eccv16" / "pts_in_hull.npy"
 BASELINE_PARAMS = 231_682
+HINT_AB_DIVISOR = 110.0  # hint ab and predicted ab of the hint model, as in SIGGRAPH 2017
 # Input normalisation of both models: L in [0, 100] -> [-1, 1].
 L_OFFSET, L_DIVISOR = 50.0, 50.0
 AB_SCALE = 128.0
@@ -96,6 +100,59 @@ class AnnealedMean(nn.Module):
         return nn.functional.conv2d(probs, self.centres)
 
 
+def _convs(cin: int, cout: int, count: int = 2, stride: int = 1, dilation: int = 1
+           ) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for i in range(count):
+        layers += [nn.Conv2d(cin if i == 0 else cout, cout, 3, stride=stride if i == 0 else 1,
+                             padding=dilation, dilation=dilation), nn.ReLU(),
+                   nn.BatchNorm2d(cout)]
+    return nn.Sequential(*layers)
+
+
+class HintNet(nn.Module):
+    """U-Net over (L, hint ab, mask): one full-resolution layer, three stride-2 stages, dilated
+    convolutions at 1/8, x2 nearest upsampling with shortcut sums on the way up (the SIGGRAPH
+    2017 network's shape, narrower), ab / 110 regressed at half the input size and enlarged
+    bilinearly in the graph: colour needs no more, and the photo's own L keeps the detail."""
+
+    def __init__(self, width: int = 32) -> None:
+        super().__init__()
+        w = width
+        self.full = _convs(4, w, count=1)
+        self.down2 = _convs(w, 2 * w, stride=2)
+        self.down3 = _convs(2 * w, 4 * w, stride=2)
+        self.down4 = _convs(4 * w, 6 * w, stride=2)
+        self.middle = _convs(6 * w, 6 * w, dilation=2)
+        self.up3 = nn.Conv2d(6 * w, 4 * w, 3, padding=1)
+        self.mix3 = _convs(4 * w, 4 * w, count=1)
+        self.up2 = nn.Conv2d(4 * w, 2 * w, 3, padding=1)
+        self.mix2 = _convs(2 * w, 2 * w, count=1)
+        self.out = nn.Conv2d(2 * w, 2, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        up = nn.functional.interpolate
+        d2 = self.down2(self.full(x))
+        d3 = self.down3(d2)
+        m = self.middle(self.down4(d3))
+        u3 = self.mix3(torch.relu(self.up3(up(m, scale_factor=2.0)) + d3))
+        u2 = self.mix2(torch.relu(self.up2(up(u3, scale_factor=2.0)) + d2))
+        return up(self.out(u2), scale_factor=2.0, mode="bilinear", align_corners=False)
+
+
+class HintInputs(nn.Module):
+    """The exported graph: inputs L, ab_hint and mask as the engine's siggraph17 family feeds
+    them (normalised by the manifest's values), concatenated for the U-Net."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, lightness: torch.Tensor, ab_hint: torch.Tensor, mask: torch.Tensor
+                ) -> torch.Tensor:
+        return self.net(torch.cat([lightness, ab_hint, mask], dim=1))
+
+
 def build(arch: str, width: int = 32) -> nn.Module:
     if arch == "baseline":
         net = baseline_net()
@@ -105,7 +162,9 @@ def build(arch: str, width: int = 32) -> nn.Module:
         return net
     if arch == "classes":
         return classes_net(width)
-    raise TrainingError(f"Unknown architecture {arch!r}: use baseline or classes.")
+    if arch == "hints":
+        return HintNet(width)
+    raise TrainingError(f"Unknown architecture {arch!r}: use baseline, classes or hints.")
 
 
 # ---------------------------------------------------------------------------- data
@@ -252,6 +311,8 @@ def train(args: argparse.Namespace) -> Path:
         crops = [random_crop(pictures[rng.integers(len(pictures))], args.crop, rng)
                  for _ in range(args.batch)]
         x, ab = batch_tensors(crops)
+        if args.arch == "hints":
+            x = with_hints(x, ab, rng)
         loss = _loss(model, args.arch, x, ab, extra)
         opt.zero_grad()
         loss.backward()
@@ -296,9 +357,22 @@ def _centre(rgb: np.ndarray, size: int) -> np.ndarray:
     return img[top : top + size, left : left + size]
 
 
+def with_hints(x: torch.Tensor, ab: torch.Tensor, rng: np.random.Generator
+               ) -> torch.Tensor:
+    """The hint model's 4-channel input: L, simulated hint ab / 110 and their mask."""
+    from hint_sim import training_hints
+
+    hints = [training_hints(a, rng) for a in ab.permute(0, 2, 3, 1).numpy()]
+    hint_ab = torch.from_numpy(np.stack([h[0] for h in hints]).transpose(0, 3, 1, 2).copy())
+    mask = torch.from_numpy(np.stack([h[1] for h in hints])[:, None].copy())
+    return torch.cat([x, hint_ab / HINT_AB_DIVISOR, mask], dim=1)
+
+
 def _loss(model: nn.Module, arch: str, x: torch.Tensor, ab: torch.Tensor,
           extra: dict[str, torch.Tensor]) -> torch.Tensor:
     out = model(x)
+    if arch == "hints":  # SIGGRAPH 2017's Huber loss, here on ab / 110
+        return nn.functional.smooth_l1_loss(out, ab / HINT_AB_DIVISOR, beta=1 / HINT_AB_DIVISOR)
     if arch == "baseline":
         return nn.functional.mse_loss(out, ab / AB_SCALE)
     return class_loss(out, ab, extra["bins"], extra["weights"])
@@ -311,6 +385,8 @@ def _validate(model: nn.Module, arch: str, val: list[np.ndarray],
     model.eval()
     with torch.no_grad():
         x, ab = batch_tensors(val)
+        if arch == "hints":  # the same hints at every validation
+            x = with_hints(x, ab, np.random.default_rng(0))
         loss = _loss(model, arch, x, ab, extra).item()
     model.train()
     return loss
@@ -440,7 +516,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("command", choices=["train", "export"])
     parser.add_argument("--id", required=True)
-    parser.add_argument("--arch", choices=["baseline", "classes"], default="baseline")
+    parser.add_argument("--arch", choices=["baseline", "classes", "hints"], default="baseline")
     parser.add_argument("--width", type=int, default=32, help="classes net base width")
     parser.add_argument("--data", default="/work/cache/data")
     parser.add_argument("--runs", default="/work/cache/train")

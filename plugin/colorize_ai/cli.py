@@ -9,32 +9,51 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from . import __version__
-from .errors import BadInput, ColorizeError, ModelUnknown
+from .errors import BadInput, BadRequest, ColorizeError, ModelUnknown
 from .imagefile import EXTENSIONS, FORMATS, MAX_MEGAPIXELS, Photo, read_photo, write_photo
 from .logs import log_to_file
 from .model import Model, load_model
-from .pipeline import DEFAULT_FIT, FITS, INTERPOLATIONS, MAX_STRENGTH, colorize
-from .registry import FIDELITY_LIMITS, VARIANTS, ModelSpec, get_spec, list_models
-from .session import DEVICES, runtime
+from .options import BOOL, CHOICE, IMAGE, INSTALL, OPTIONS, PIPELINE, SESSION, Option
+from .pipeline import colorize
+from .registry import ModelSpec, get_spec, list_models
+from .session import describe_device, max_threads
 
 log = logging.getLogger("colorize_ai.cli")
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
-def _strength(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value <= MAX_STRENGTH:
-        raise argparse.ArgumentTypeError(f"must be between 0 and {MAX_STRENGTH:g}")
-    return value
+def _checked(option: Option):
+    """argparse type for a FLOAT or INT option: the table's own check."""
+    def convert(text: str):
+        try:
+            return option.check(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    convert.__name__ = option.kind  # argparse names the type in its messages
+    return convert
 
 
-def _non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be 0 or more")
-    return value
+def _add_option(p: argparse.ArgumentParser, option: Option) -> None:
+    if option.kind == IMAGE:
+        p.add_argument(option.flag, type=Path, metavar="FILE",
+                       help=f"{option.help} (one photo; PNG, TIFF or WebP with alpha)")
+        p.add_argument(f"{option.flag}-dir", type=Path, metavar="DIR",
+                       help=f"a folder of {option.name} images paired with the inputs by name "
+                            "(photo.jpg takes photo.png)")
+    elif option.kind == BOOL:
+        p.add_argument(option.flag, action="store_true", help=option.help)
+    elif option.kind == CHOICE:
+        p.add_argument(option.flag, choices=option.values, default=option.default,
+                       help=f"{option.help} (default: {option.default})")
+    else:
+        p.add_argument(option.flag, type=_checked(option), default=option.default,
+                       metavar=option.name.upper(),
+                       help=f"{option.help}; {option.minimum:g} to {option.maximum:g} "
+                            f"(default: {option.default:g})")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,28 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", type=Path, metavar="DIR",
                    help="folder for the results (default: next to each input)")
     p.add_argument("-m", "--model", metavar="ID",
-                   help="model id (see --list-models; default: the default installed model)")
+                   help="model id (see --list-models; default: the default installed model, or "
+                        "with hints the default hint model)")
     p.add_argument("--all-models", action="store_true",
                    help="one result per installed model, for side-by-side comparison")
-    p.add_argument("--device", choices=DEVICES, default="auto",
-                   help="where the model runs (default: auto = CUDA when it works, else CPU)")
-    p.add_argument("--strict-device", action="store_true",
-                   help="fail instead of falling back to the CPU when CUDA does not start")
-    p.add_argument("--variant", choices=VARIANTS, default="auto",
-                   help="exact: the model itself; fast: its int8 (CPU) or fp16 (CUDA) copy; "
-                        "auto (default): the fast copy where its measured colour difference is "
-                        f"small (mean CIEDE2000 <= {FIDELITY_LIMITS['mean_de00']:g}, 99th "
-                        f"percentile <= {FIDELITY_LIMITS['p99_de00']:g}), else exact")
-    p.add_argument("--threads", type=_non_negative_int, default=0,
-                   help="CPU threads for the model (default: ONNX Runtime's choice)")
-    p.add_argument("--strength", type=_strength, default=1.0,
-                   help="colour strength, 0 (grey) to 2 (default: 1, the model's colours)")
-    p.add_argument("--render-size", type=_non_negative_int, default=0, metavar="PIXELS",
-                   help="side of the image the model sees (default 0: the model's own size)")
-    p.add_argument("--fit", choices=FITS, default=DEFAULT_FIT,
-                   help=f"how a non-square photo is fed to the model (default: {DEFAULT_FIT})")
-    p.add_argument("--interpolation", choices=tuple(INTERPOLATIONS), default="bilinear",
-                   help="how the predicted colour is enlarged to the photo (default: bilinear)")
+    for option in OPTIONS:
+        _add_option(p, option)
     p.add_argument("--format", choices=tuple(FORMATS), default="png",
                    help="output file format (default: png; 16-bit inputs stay 16-bit in png/tif)")
     p.add_argument("--overwrite", action="store_true",
@@ -80,17 +83,16 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _would_run_on(device: str) -> str:
-    cuda = "CUDAExecutionProvider" in runtime().get_available_providers()
-    if device == "cpu" or not cuda:
-        return "CPU"
-    return "CUDA (if it starts)"
+def _values(args: argparse.Namespace, target: str) -> dict:
+    """The value options of one target (session or pipeline) as given on the command line."""
+    return {o.name: getattr(args, o.name) for o in OPTIONS
+            if o.target == target and o.kind != IMAGE}
 
 
 def list_models_table(device: str) -> str:
     specs = list_models()
     fast = [v for v in list_models(variants=True) if v.variant_of and v.installed]
-    provider = _would_run_on(device)
+    provider = describe_device(device)
     rows = [("ID", "NAME", "INSTALLED", "SIZE", "LICENCE", "RUNS ON")]
     for s in specs:
         size = f"{s.size_bytes / 1e6:.1f} MB" if s.size_bytes else "-"
@@ -108,7 +110,7 @@ def list_models_table(device: str) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r[:-1], widths)) + "  " + r[-1] for r in rows]
     if len(specs) == 0:
-        lines.append("(no models found; run `python installer.py`)")
+        lines.append(f"(no models found; run `{INSTALL}`)")
     return "\n".join(lines)
 
 
@@ -180,6 +182,7 @@ def _output_path(source: Path, out_dir: Path | None, model_id: str, fmt: str) ->
 
 def _colorize_one(job: Job, models: list[Model], args: argparse.Namespace, bar: Bar) -> bool:
     photo: Photo | None = None
+    hints: np.ndarray | None | bool = None  # False: read, and there are none
     ok = True
     for model in models:
         target = _output_path(job.source, args.output, model.spec.base_id, args.format)
@@ -191,10 +194,11 @@ def _colorize_one(job: Job, models: list[Model], args: argparse.Namespace, bar: 
             ok = False
             continue
         photo = photo or read_photo(job.source, args.max_megapixels)
+        if hints is None:
+            hints = _read_hints(job.source, args, bar)
         start = time.perf_counter()
-        pixels = colorize(photo.pixels, model, strength=args.strength,
-                          render_size=args.render_size, fit=args.fit,
-                          interpolation=args.interpolation)
+        pixels = colorize(photo.pixels, model, hints=hints if hints is not False else None,
+                          **_values(args, PIPELINE))
         try:
             write_photo(target, Photo(pixels, photo.exif, photo.icc), overwrite=args.overwrite)
         except FileExistsError:
@@ -206,13 +210,60 @@ def _colorize_one(job: Job, models: list[Model], args: argparse.Namespace, bar: 
     return ok
 
 
+HINT_SUFFIXES = (".png", ".tif", ".tiff", ".webp")
+
+
+def _hints_file(source: Path, args: argparse.Namespace) -> Path | None:
+    if args.hints is not None:
+        return args.hints
+    if args.hints_dir is None:
+        return None
+    return next((args.hints_dir / f"{source.stem}{s}" for s in HINT_SUFFIXES
+                 if (args.hints_dir / f"{source.stem}{s}").is_file()), None)
+
+
+def _read_hints(source: Path, args: argparse.Namespace, bar: Bar) -> np.ndarray | bool:
+    """The hints image for `source` (--hints, or its namesake in --hints-dir); False when it
+    has none."""
+    path = _hints_file(source, args)
+    if path is None:
+        if args.hints_dir is not None:
+            bar.say(f"note: no hints for {source} in {args.hints_dir}; colorizing without")
+        return False
+    try:
+        return read_photo(path, args.max_megapixels).pixels
+    except BadInput as exc:
+        raise BadInput(f"the hints image {path}: {exc}") from None
+
+
 def _pick_models(args: argparse.Namespace) -> list[ModelSpec]:
     if args.all_models:
         specs = [s for s in list_models() if s.installed]
         if not specs:
             get_spec(None)  # raises the "no model is installed" error
         return specs
-    return [get_spec(args.model)]
+    hints = args.hints is not None or args.hints_dir is not None
+    return [get_spec(args.model, hints=hints and not args.model)]
+
+
+def _check_usage(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """Usage errors (exit 2) that argparse cannot see by itself."""
+    if not args.inputs:
+        parser.error("give at least one INPUT file or folder (or --list-models)")
+    if args.model and args.all_models:
+        parser.error("--model and --all-models cannot be used together")
+    if args.hints is not None:
+        if args.hints_dir is not None:
+            parser.error("--hints and --hints-dir cannot be used together")
+        if len(args.inputs) != 1 or Path(args.inputs[0]).is_dir():
+            parser.error("--hints goes with one photo; for a folder use --hints-dir")
+        if not args.hints.is_file():
+            parser.error(f"the hints image {args.hints} does not exist")
+    if args.hints_dir is not None and not args.hints_dir.is_dir():
+        parser.error(f"the hints folder {args.hints_dir} does not exist")
+    if args.threads > max_threads():
+        parser.error(f"--threads {args.threads} is more than this machine can use (at most "
+                     f"{max_threads()})")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -224,10 +275,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.list_models:
             print(list_models_table(args.device))
             return EXIT_OK
-        if not args.inputs:
-            parser.error("give at least one INPUT file or folder (or --list-models)")
-        if args.model and args.all_models:
-            parser.error("--model and --all-models cannot be used together")
+        _check_usage(args, parser)
         if args.output is not None and not args.output.is_dir():
             try:
                 args.output.mkdir(parents=True)
@@ -236,10 +284,12 @@ def main(argv: list[str] | None = None) -> int:
                       f"({exc.strerror})", file=sys.stderr)
                 return EXIT_FAILED
         specs = _pick_models(args)
-        models = [load_model(s, device=args.device, threads=args.threads or None,
-                             strict_device=args.strict_device, variant=args.variant)
-                  for s in specs]
-    except ModelUnknown as exc:
+        session = _values(args, SESSION)
+        session["threads"] = session["threads"] or None
+        models = [load_model(s, **session) for s in specs]
+        for model in models:
+            model.input_dims(1, 1, args.render_size)  # a render size it cannot take: exit 2
+    except (ModelUnknown, BadRequest) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except ColorizeError as exc:

@@ -5,6 +5,8 @@ GIMP 3, 2.7 in GIMP 2.10) never loads numpy, onnxruntime or CUDA: the engine run
 interpreter of the environment installer.py made.
 """
 
+from __future__ import absolute_import
+
 import io
 import json
 import os
@@ -13,11 +15,17 @@ import subprocess
 import tempfile
 import threading
 
+try:  # the engine package's module
+    from . import manifest
+    from .options import INSTALL
+except (ImportError, ValueError):  # beside a front end, which has this folder on sys.path
+    import manifest
+    from options import INSTALL
+
 CONFIG = "config.json"
 ALL_MODELS = "all-installed"  # the front ends' choice "All installed models"
-INSTALL = "python installer.py"
-NOT_SET_UP = ("Colorize (AI) is not set up; run `python installer.py` in its folder, then "
-              "restart GIMP.")
+NOT_SET_UP = ("Colorize (AI) is not set up; run `%s` in its folder, then restart GIMP."
+              % INSTALL)
 
 
 class WorkerError(Exception):
@@ -38,6 +46,63 @@ def read_config(plugin_dir):
         return json.load(f)
 
 
+def known_models():
+    """(installed manifest entries, entries not installed). "Installed" is manifest.py's one
+    rule (the file is there and the manifest has its sha256), on both sides of the process
+    boundary; the engine also checks the hash and calls a mismatch damage, not absence.
+    ManifestError when no manifest can be read."""
+    entries = manifest.list_entries()
+    installed = [e for e in entries if manifest.is_installed(e)]
+    return installed, [e for e in entries if not manifest.is_installed(e)]
+
+
+def model_menu():
+    """The front ends' model menu: ([(id, label, help)], default id): installed models (the
+    default first), "All installed models", then the models still to install with their
+    install command. A damaged manifest counts as no models here (registration must not
+    fail); the run then says what is wrong."""
+    try:
+        installed, missing = known_models()
+    except manifest.ManifestError:
+        installed, missing = [], []
+    default = manifest.default_entry(installed)
+    if default is not None:
+        installed.remove(default)
+        installed.insert(0, default)
+    menu = [(e["id"], e["name"], e.get("description", "")) for e in installed]
+    menu.append((ALL_MODELS, "All installed models (one layer each)",
+                 "Compare models: one new layer per installed model"))
+    menu.extend((e["id"], "%s (not installed: %s)" % (e["name"], e.get("install") or INSTALL),
+                 e.get("description", "")) for e in missing)
+    return menu, default["id"] if default else ALL_MODELS
+
+
+def missing_models_text():
+    """What the dialog says about models still to install ("" when there are none)."""
+    try:
+        missing = known_models()[1]
+    except manifest.ManifestError:
+        return ""
+    if not missing:
+        return ""
+    return "Models not installed yet (run in the Colorize (AI) folder):\n" + "\n".join(
+        "%s: %s" % (e["name"], e.get("install") or INSTALL) for e in missing)
+
+
+def plan(model_id):
+    """The model ids a run of `model_id` (or ALL_MODELS) needs; WorkerError when a manifest
+    cannot be read, the model is unknown or not installed (naming the install command)."""
+    try:
+        installed, missing = known_models()
+    except manifest.ManifestError as exc:
+        raise WorkerError("bad-model", str(exc))
+    known = set(e["id"] for e in installed + missing) | set([ALL_MODELS])
+    if model_id not in known:
+        raise WorkerError("model-missing", "The model '%s' is no longer known (the models "
+                          "changed since GIMP started); choose another model." % model_id)
+    return models_to_run(model_id, installed, missing)
+
+
 def models_to_run(model_id, installed, missing):
     """The model ids a run of `model_id` (or ALL_MODELS) needs, from the installed and the
     not-installed manifest entries; WorkerError naming the install command otherwise."""
@@ -55,16 +120,27 @@ def models_to_run(model_id, installed, missing):
     return [model_id]
 
 
-def colorize(config_dir, pixels, width, height, channels, dtype, models, device, options,
-             progress=None, variant="auto"):
-    """What a front end runs: the worker named in config_dir/config.json on the pixels, for
-    each model; the responses, each with its result's pixels. WorkerError on any failure."""
+class Raw(object):
+    """Raw pixels for the worker: bytes of height x width x channels of dtype."""
+
+    def __init__(self, data, width, height, channels, dtype):
+        self.data, self.width, self.height = data, width, height
+        self.channels, self.dtype = channels, dtype
+
+    def request(self, path):
+        return {"input": path, "width": self.width, "height": self.height,
+                "channels": self.channels, "dtype": self.dtype}
+
+
+def colorize(config_dir, image, models, options, images=None, progress=None):
+    """What a front end runs: the worker named in config_dir/config.json on `image` (Raw),
+    for each model, with the run options (options.py names) and image options ({name: Raw});
+    the responses, each with its result's pixels. WorkerError on any failure."""
     settings = read_config(config_dir)
     if not settings.get("python"):
         raise WorkerError("worker", NOT_SET_UP)
-    responses = run_worker(settings["python"], pixels, width, height, channels, dtype, models,
-                           device=device, options=options, progress=progress,
-                           timeout=settings.get("timeout", 900), variant=variant)
+    responses = run_worker(settings["python"], image, models, options=options, images=images,
+                           progress=progress, timeout=settings.get("timeout", 900))
     for response in responses:
         if not response.get("ok"):
             raise WorkerError(response.get("error", "internal"),
@@ -86,10 +162,9 @@ def _write_private(path, data):
         f.write(data)
 
 
-def run_worker(python, pixels, width, height, channels, dtype, models, device="auto",
-               options=None, progress=None, timeout=900, package_parent=None, env=None,
-               variant="auto"):
-    """Colorize raw pixels with each model id in `models` in one worker process.
+def run_worker(python, image, models, options=None, images=None, progress=None, timeout=900,
+               package_parent=None, env=None):
+    """Colorize `image` (Raw) with each model id in `models` in one worker process.
 
     Returns one response dict per model, in order; a successful one has the result's raw
     bytes under "pixels". Raises WorkerError when the worker cannot be started, crashes or
@@ -98,14 +173,19 @@ def run_worker(python, pixels, width, height, channels, dtype, models, device="a
     folder = tempfile.mkdtemp(prefix="colorize-ai-")
     try:
         source = os.path.join(folder, "input.raw")
-        _write_private(source, pixels)
+        _write_private(source, image.data)
+        buffers = {}
+        for name, raw in sorted((images or {}).items()):
+            path = os.path.join(folder, "%s.raw" % name)
+            _write_private(path, raw.data)
+            buffers[name] = raw.request(path)
         requests = []
         for i, model in enumerate(models):
-            requests.append({
-                "id": str(i), "model": model, "device": device, "variant": variant,
-                "options": options or {},
-                "input": source, "width": width, "height": height, "channels": channels,
-                "dtype": dtype, "output": os.path.join(folder, "output-%d.raw" % i)})
+            request = image.request(source)
+            request.update({"id": str(i), "model": model, "options": options or {},
+                            "images": buffers,
+                            "output": os.path.join(folder, "output-%d.raw" % i)})
+            requests.append(request)
         responses = _exchange(python, requests, progress, timeout, package_parent, env)
         for response in responses:
             if response.get("ok"):
@@ -131,7 +211,7 @@ def _exchange(python, requests, progress, timeout, package_parent, env):
                                 cwd=os.path.dirname(requests[0]["input"]))
     except OSError as exc:
         raise WorkerError("worker", "The colorization engine could not be started (%s: %s). "
-                          "Run `python installer.py` again." % (python, exc.strerror))
+                          "Run `%s` again." % (python, exc.strerror, INSTALL))
     timer = threading.Timer(timeout, proc.kill)
     timer.start()
     responses = []

@@ -2,8 +2,11 @@
 """Colorize (AI) for GIMP 3: Filters > Colorize (AI)...
 
 Adapts GIMP's world (layers, selection, undo, progress, messages) to the engine worker,
-which runs in the environment installer.py made (client.py speaks the protocol). This file
-imports only gi, the standard library and the two standard-library siblings.
+which runs in the environment installer.py made (client.py speaks the protocol; options.py
+declares the run options this file turns into arguments). This file imports only gi, the
+standard library and those standard-library siblings. GIMP requires a plug-in's file to be
+named like its folder, hence colorize_ai/colorize_ai.py; the engine's own modules are named
+for what they are.
 """
 
 import os
@@ -15,21 +18,15 @@ gi.require_version("Gimp", "3.0")
 gi.require_version("GimpUi", "3.0")
 gi.require_version("Gegl", "0.4")
 import client  # noqa: E402
-import manifest  # noqa: E402
+import options  # noqa: E402
 from gi.repository import Gegl, Gimp, GimpUi, GLib, GObject  # noqa: E402
 
 PROC = "plug-in-colorize-ai"
-ALL = client.ALL_MODELS
 PLUGIN_DIR = os.path.dirname(os.path.abspath(__file__))
-DEVICES = (("auto", "Automatic (CUDA when it works, else CPU)"), ("cuda", "CUDA (NVIDIA GPU)"),
-           ("cpu", "CPU"))
-VARIANTS = (("auto", "Automatic (the fast copy where it is as good)",
-             "The model's int8 (CPU) or fp16 (GPU) copy when its measured colour difference "
-             "is small, else the exact model"),
-            ("exact", "Exact", "The model itself, in float32"),
-            ("fast", "Fast", "The model's int8 (CPU) or fp16 (GPU) copy, if one is installed"))
+HINTS_LAYER_NAMES = ("colour hints", "color hints")  # picked by default, in any case
 # 8-bit gamma images are read as 8-bit (bit-exact with the CLI); all others as float.
 U8_GAMMA = (Gimp.Precision.U8_NON_LINEAR, Gimp.Precision.U8_PERCEPTUAL)
+GIMP_OPTIONS = [o for o in options.OPTIONS if o.gimp]
 
 
 class Failure(Exception):
@@ -38,45 +35,6 @@ class Failure(Exception):
     def __init__(self, message, status=Gimp.PDBStatusType.EXECUTION_ERROR):
         Exception.__init__(self, message)
         self.status = status
-
-
-def known_models(strict=False):
-    """(installed entries, catalogue entries not installed), from the models' manifests.
-
-    A damaged manifest raises Failure when strict, else counts as no models (registration
-    must not fail: the run then says what is wrong)."""
-    try:
-        entries = manifest.list_entries()
-    except manifest.ManifestError as exc:
-        if strict:
-            raise Failure(str(exc)) from None
-        return [], []
-    installed = [e for e in entries if manifest.is_installed(e)]
-    return installed, [e for e in entries if not manifest.is_installed(e)]
-
-
-def model_choice():
-    """The model argument's choices: installed models, "all installed", then the others."""
-    installed, missing = known_models()
-    choice = Gimp.Choice.new()
-    for n, entry in enumerate(installed):
-        choice.add(entry["id"], n, entry["name"], entry.get("description", ""))
-    choice.add(ALL, len(installed), "All installed models (one layer each)",
-               "Compare models: one new layer per installed model")
-    for n, entry in enumerate(missing, len(installed) + 1):
-        hint = entry.get("install") or "python installer.py"
-        choice.add(entry["id"], n, f"{entry['name']} (not installed: {hint})",
-                   entry.get("description", ""))
-    default = manifest.default_entry(installed)
-    return choice, default["id"] if default else ALL
-
-
-def missing_models_text():
-    _, missing = known_models()
-    if not missing:
-        return ""
-    lines = [f"{e['name']}: {e.get('install') or 'python installer.py'}" for e in missing]
-    return "Models not installed yet (run in the Colorize (AI) folder):\n" + "\n".join(lines)
 
 
 def the_layer(drawables):
@@ -93,36 +51,72 @@ def the_layer(drawables):
     return layer
 
 
-def models_to_run(model_id):
-    installed, missing = known_models(strict=True)
-    try:
-        return client.models_to_run(model_id, installed, missing)
-    except client.WorkerError as exc:
-        raise Failure(exc.message) from None
+def all_layers(layers):
+    for layer in layers:
+        yield layer
+        if layer.is_group():
+            yield from all_layers(layer.get_children())
+
+
+def default_hints_layer(image, source):
+    """The layer called "Colour hints" (or "Color hints"), if the image has one."""
+    for layer in all_layers(image.get_layers()):
+        if layer.get_name().strip().lower() in HINTS_LAYER_NAMES and layer != source:
+            return layer
+    return None
+
+
+def hints_pixels(image, source, hints):
+    """The hints layer's pixels over the source layer's area (8-bit RGBA; transparent where
+    the hints layer does not reach), as the worker wants them."""
+    if hints.get_image() != image:
+        raise Failure("The hints layer belongs to another image; choose a layer of this image.",
+                      Gimp.PDBStatusType.CALLING_ERROR)
+    if hints == source:
+        raise Failure("The hints layer is the layer being colorized; paint the hints on a "
+                      "transparent layer above it and choose that one.",
+                      Gimp.PDBStatusType.CALLING_ERROR)
+    if not isinstance(hints, Gimp.Layer) or hints.is_group():
+        raise Failure("The hints layer must be a plain layer with painted colours, not a layer "
+                      "group; choose one layer.", Gimp.PDBStatusType.CALLING_ERROR)
+    if hints.is_text_layer():
+        raise Failure("The hints layer is a text layer; paint the hint colours on a "
+                      "transparent layer instead.", Gimp.PDBStatusType.CALLING_ERROR)
+    if not hints.has_alpha():
+        raise Failure("The hints layer has no transparency, so all of it would count as a "
+                      "hint; add an alpha channel (Layer > Transparency) and paint the hints "
+                      "on a transparent background.", Gimp.PDBStatusType.CALLING_ERROR)
+    _, sx, sy = source.get_offsets()
+    _, hx, hy = hints.get_offsets()
+    w, h = source.get_width(), source.get_height()
+    rect = Gegl.Rectangle.new(sx - hx, sy - hy, w, h)
+    data = hints.get_buffer().get(rect, 1.0, "R'G'B'A u8", Gegl.AbyssPolicy.NONE)
+    return client.Raw(bytes(data), w, h, 4, "uint8")
 
 
 def read_pixels(layer, precision):
-    """The layer's pixels as the worker wants them: (bytes, channels, dtype, Babl format)."""
+    """The layer's pixels as the worker wants them, and their Babl format."""
     channels = 4 if layer.has_alpha() else 3
     kind = "u8" if precision in U8_GAMMA else "float"
     fmt = ("R'G'B'A " if channels == 4 else "R'G'B' ") + kind
     rect = Gegl.Rectangle.new(0, 0, layer.get_width(), layer.get_height())
     data = layer.get_buffer().get(rect, 1.0, fmt, Gegl.AbyssPolicy.CLAMP)
-    return bytes(data), channels, "uint8" if kind == "u8" else "float32", fmt
+    raw = client.Raw(bytes(data), layer.get_width(), layer.get_height(), channels,
+                     "uint8" if kind == "u8" else "float32")
+    return raw, fmt
 
 
-def colorize(config, layer, models, precision):
+def colorize(config, image, layer, models, hints):
     """Run the worker; the responses (each with its result's pixels). Changes nothing."""
-    pixels, channels, dtype, fmt = read_pixels(layer, precision)
-    options = {"strength": config.get_property("strength"),
-               "render_size": config.get_property("render-size")}
+    raw, fmt = read_pixels(layer, image.get_precision())
+    values = dict((o.name, config.get_property(o.gimp_name)) for o in GIMP_OPTIONS
+                  if o.kind != options.IMAGE)
+    images = {"hints": hints_pixels(image, layer, hints)} if hints is not None else {}
     label = f"Colorizing with {len(models)} models" if len(models) > 1 else "Colorizing"
     Gimp.progress_init(label + "...")
     try:
-        responses = client.colorize(
-            PLUGIN_DIR, pixels, layer.get_width(), layer.get_height(), channels, dtype, models,
-            config.get_property("device"), options, progress=Gimp.progress_update,
-            variant=config.get_property("variant"))
+        responses = client.colorize(PLUGIN_DIR, raw, models, values, images,
+                                    progress=Gimp.progress_update)
     except client.WorkerError as exc:
         raise Failure(exc.message) from None
     Gimp.progress_update(1.0)
@@ -147,8 +141,9 @@ def add_result_layer(image, source, response, fmt, mask_selection):
     return layer
 
 
-def apply_results(image, source, responses, fmt, mask_selection):
-    """All changes to the image, as one undo step."""
+def apply_results(image, source, responses, fmt, mask_selection, hints):
+    """All changes to the image, as one undo step; the hints layer is hidden so that the
+    result shows (its pixels stay as they are, to repaint and run again)."""
     image.undo_group_start()
     try:
         if image.get_base_type() != Gimp.ImageBaseType.RGB:
@@ -156,29 +151,40 @@ def apply_results(image, source, responses, fmt, mask_selection):
             Gimp.message("Colorize (AI) converted the image to RGB so that it can hold colour.")
         for response in responses:  # each goes directly above the source: first on top
             add_result_layer(image, source, response, fmt, mask_selection)
+        if hints is not None:
+            hints.set_visible(False)
     finally:
         image.undo_group_end()
+
+
+def show_dialog(procedure, config, image, source):
+    GimpUi.init(PROC)
+    hints = config.get_property("hints")
+    if hints is None or not hints.is_valid() or hints.get_image() != image:
+        config.set_property("hints", default_hints_layer(image, source))
+    dialog = GimpUi.ProcedureDialog(procedure=procedure, config=config, title="Colorize (AI)")
+    names = ["model"] + [o.gimp_name for o in GIMP_OPTIONS] + ["selection-only"]
+    text = client.missing_models_text()
+    if text:
+        dialog.get_label("missing-models", text, False, False)
+        names.append("missing-models")
+    dialog.get_spin_scale("strength", 1.0)  # a slider instead of a bare number
+    dialog.fill(names)
+    accepted = dialog.run()
+    dialog.destroy()
+    return accepted
 
 
 def run(procedure, run_mode, image, drawables, config, data):
     try:
         source = the_layer(drawables)
-        if run_mode == Gimp.RunMode.INTERACTIVE:
-            GimpUi.init(PROC)
-            dialog = GimpUi.ProcedureDialog(procedure=procedure, config=config,
-                                            title="Colorize (AI)")
-            names = ["model", "device", "variant", "strength", "render-size", "selection-only"]
-            text = missing_models_text()
-            if text:
-                dialog.get_label("missing-models", text, False, False)
-                names.append("missing-models")
-            dialog.get_spin_scale("strength", 1.0)  # a slider instead of a bare number
-            dialog.fill(names)
-            accepted = dialog.run()
-            dialog.destroy()
-            if not accepted:
-                return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
-        models = models_to_run(config.get_property("model"))
+        if run_mode == Gimp.RunMode.INTERACTIVE and not show_dialog(procedure, config, image,
+                                                                    source):
+            return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
+        try:
+            models = client.plan(config.get_property("model"))
+        except client.WorkerError as exc:
+            raise Failure(exc.message) from None
         mask_selection = False
         if config.get_property("selection-only") and not Gimp.Selection.is_empty(image):
             touches = source.mask_intersect()[0]
@@ -186,14 +192,36 @@ def run(procedure, run_mode, image, drawables, config, data):
                 raise Failure("The selection does not touch the layer; select part of the "
                               "layer or clear the selection.", Gimp.PDBStatusType.CALLING_ERROR)
             mask_selection = True
-        responses, fmt = colorize(config, source, models, image.get_precision())
-        apply_results(image, source, responses, fmt, mask_selection)
+        hints = config.get_property("hints")
+        responses, fmt = colorize(config, image, source, models, hints)
+        apply_results(image, source, responses, fmt, mask_selection, hints)
         for warning in sorted({r["warning"] for r in responses if r.get("warning")}):
             Gimp.message(warning)  # e.g. CUDA was asked for but the CPU ran the model
     except Failure as exc:
         return procedure.new_return_values(exc.status, GLib.Error(str(exc)))
     Gimp.displays_flush()
     return procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, GLib.Error())
+
+
+def add_argument(procedure, option):
+    """The procedure argument (and dialog widget) for one run option."""
+    flags = GObject.ParamFlags.READWRITE
+    name, label, help_text = option.gimp_name, option.label, option.help
+    if option.kind == options.CHOICE:
+        choice = Gimp.Choice.new()
+        for n, (value, text, tip) in enumerate(option.choices):
+            choice.add(value, n, text, tip)
+        procedure.add_choice_argument(name, label, help_text, choice, option.default, flags)
+    elif option.kind == options.FLOAT:
+        procedure.add_double_argument(name, label, help_text, option.minimum, option.maximum,
+                                      option.default, flags)
+    elif option.kind == options.INT:
+        procedure.add_int_argument(name, label, help_text, option.minimum, option.maximum,
+                                   option.default, flags)
+    elif option.kind == options.BOOL:
+        procedure.add_boolean_argument(name, label, help_text, option.default, flags)
+    elif option.kind == options.IMAGE:
+        procedure.add_layer_argument(name, label, help_text, True, flags)
 
 
 class ColorizeAI(Gimp.PlugIn):
@@ -217,25 +245,14 @@ class ColorizeAI(Gimp.PlugIn):
             name)
         procedure.set_attribution("Colorize (AI) authors", "Colorize (AI) authors", "2026")
         flags = GObject.ParamFlags.READWRITE
-        choice, default = model_choice()
-        procedure.add_choice_argument("model", "_Model", "Model to colorize with", choice,
+        menu, default = client.model_menu()
+        models = Gimp.Choice.new()
+        for n, (model_id, label, help_text) in enumerate(menu):
+            models.add(model_id, n, label, help_text)
+        procedure.add_choice_argument("model", "_Model", "Model to colorize with", models,
                                       default, flags)
-        devices = Gimp.Choice.new()
-        for n, (nick, label) in enumerate(DEVICES):
-            devices.add(nick, n, label, "")
-        procedure.add_choice_argument("device", "_Device", "Where the model runs", devices,
-                                      "auto", flags)
-        variants = Gimp.Choice.new()
-        for n, (nick, label, help_text) in enumerate(VARIANTS):
-            variants.add(nick, n, label, help_text)
-        procedure.add_choice_argument("variant", "_Precision", "Exact model or its faster copy",
-                                      variants, "auto", flags)
-        procedure.add_double_argument("strength", "Stre_ngth",
-                                      "Colour strength: 0 grey, 1 the model's colours, 2 double",
-                                      0.0, 2.0, 1.0, flags)
-        procedure.add_int_argument("render-size", "Render si_ze",
-                                   "Side of the image the model sees, in pixels "
-                                   "(0: the model's own size)", 0, 4096, 0, flags)
+        for option in GIMP_OPTIONS:
+            add_argument(procedure, option)
         procedure.add_boolean_argument("selection-only", "Selec_tion only",
                                        "Show the colour only inside the selection (a layer mask)",
                                        True, flags)

@@ -12,6 +12,8 @@ from .families import Family, HintCells
 from .registry import ModelSpec, check_file, choose_variant, get_spec
 from .session import CUDA, SessionInfo, create_session, planned_device
 
+RENDER_LIMIT = 4  # the largest render size, in multiples of the model's own input size
+
 
 @dataclass
 class Model:
@@ -26,6 +28,12 @@ class Model:
         return (self.base or self.spec).name
 
     @property
+    def max_render_size(self) -> int:
+        """Beyond this the model sees detail it was never trained on, and memory grows with
+        the square of the side."""
+        return RENDER_LIMIT * self.family.size
+
+    @property
     def provider(self) -> str:
         return self.info.provider
 
@@ -37,6 +45,10 @@ class Model:
         if render_size < 0:
             raise BadRequest(f"Render size must be 0 (the model's default) or positive, "
                              f"not {render_size}.")
+        if render_size > self.max_render_size:  # refused before anything is allocated
+            raise BadRequest(f"Render size {render_size} is more than {self.name} allows (at "
+                             f"most {self.max_render_size}, {RENDER_LIMIT} times its own size "
+                             f"of {f.size}).")
         if f.fixed_size or not render_size:
             side = f.size
         else:

@@ -15,18 +15,18 @@ import cv2
 import numpy as np
 
 from .errors import BadInput, BadRequest
+from .hints import FULL_SCALE, check_hints, hint_cells, spread_hints
 from .lab import grey_to_l, lab_to_rgb, rgb_to_lab, srgb_lightness
 from .model import Model
+from .options import BY_NAME
 
-FITS = ("keep-aspect", "stretch")
-# Measured on our photos (README): as good as stretch, fewer pixels, no distortion.
-DEFAULT_FIT = "keep-aspect"
+# keep-aspect, the default, was measured as good as stretch: fewer pixels, no distortion.
+FITS = BY_NAME["fit"].values
+DEFAULT_FIT = BY_NAME["fit"].default
 INTERPOLATIONS = {"bilinear": cv2.INTER_LINEAR, "bicubic": cv2.INTER_CUBIC}
-MAX_STRENGTH = 2.0
+assert set(INTERPOLATIONS) == set(BY_NAME["interpolation"].values)
 BAND_PIXELS = 1 << 20  # pixels per band of rows: bounds the float32 temporaries to ~50 MB
 COMPOSE_THREADS = 2  # bands composed at once (each holds its temporaries)
-_FULL_SCALE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0,
-               np.dtype(np.float32): 1.0}
 
 Progress = Callable[[float, str], None]
 
@@ -75,7 +75,7 @@ def _shrink_linear(image: np.ndarray, cols: int, rows: int, scale: float) -> np.
 
 
 def check_image(image: np.ndarray) -> None:
-    if image.dtype not in _FULL_SCALE:
+    if image.dtype not in FULL_SCALE:
         raise BadInput(f"Pixels of type {image.dtype} are not supported "
                        "(use uint8, uint16 or float32).")
     if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 2, 3, 4)):
@@ -85,37 +85,13 @@ def check_image(image: np.ndarray) -> None:
         raise BadInput(f"The image is empty ({image.shape[1]} x {image.shape[0]} pixels).")
 
 
-def colorize(image: np.ndarray, model: Model, *, strength: float = 1.0, render_size: int = 0,
-             fit: str = DEFAULT_FIT, interpolation: str = "bilinear",
-             progress: Progress | None = None, timings: dict | None = None) -> np.ndarray:
-    """Colorize a photo.
-
-    image: H x W grey, H x W x 2 grey+alpha, H x W x 3 RGB or H x W x 4 RGBA; uint8, uint16 or
-    float32 in [0, 1], sRGB-encoded. A colour photo is colorized from its L alone.
-    Returns RGB (or RGBA, alpha copied bit for bit) of the input's dtype.
-    strength scales the predicted ab (0: the grey photo, 1: the model's colours, up to 2).
-    render_size: the model's input side (0: its default), rounded to the model's multiple.
-    fit: "keep-aspect" keeps the photo's proportions (its long side at the render size);
-    "stretch" squashes it into a square, as the reference pipelines do.
-    """
-    image = np.asarray(image)
-    check_image(image)
-    if not 0.0 <= strength <= MAX_STRENGTH:
-        raise BadRequest(f"Strength must be between 0 and {MAX_STRENGTH:g}, not {strength:g}.")
-    if fit not in FITS:
-        raise BadRequest(f"Unknown fit '{fit}' (choose {' or '.join(FITS)}).")
-    if interpolation not in INTERPOLATIONS:
-        raise BadRequest(f"Unknown interpolation '{interpolation}' "
-                         f"(choose {' or '.join(INTERPOLATIONS)}).")
-    report = progress or (lambda fraction, stage: None)
-    clock = {} if timings is None else timings
-    start = time.perf_counter()
-
+def model_input(image: np.ndarray, model: Model, render_size: int = 0,
+                fit: str = DEFAULT_FIT) -> np.ndarray:
+    """The L plane the model sees (rows x cols float32, [0, 100]): the photo shrunk to the
+    model's input size the way its family's reference code shrinks it."""
     height, width = image.shape[:2]
     channels = 1 if image.ndim == 2 else image.shape[2]
-    colour, alpha = channels >= 3, channels in (2, 4)
-    scale = _FULL_SCALE[image.dtype]
-
+    scale = FULL_SCALE[image.dtype]
     rows, cols = model.input_dims(height, width, render_size, keep_aspect=fit == "keep-aspect")
     if model.family.downscale == "linear":
         small, small_scale = _shrink_linear(image, cols, rows, scale), 1.0
@@ -123,25 +99,41 @@ def colorize(image: np.ndarray, model: Model, *, strength: float = 1.0, render_s
         small, small_scale = cv2.resize(image, (cols, rows), interpolation=cv2.INTER_AREA), scale
     if small.ndim == 3 and small.shape[2] == 1:
         small = small[..., 0]
-    small_l = _l_plane(small, colour, small_scale)
-    clock["prepare"] = time.perf_counter() - start
-    report(0.1, "model")
+    return _l_plane(small, channels >= 3, small_scale)
 
-    t = time.perf_counter()
+
+def predict(model: Model, small_l: np.ndarray, hints: np.ndarray | None = None) -> np.ndarray:
+    """The model's ab for its input L, with the colour hints (the photo's size) taken as input
+    by a family trained on them, or spread over the prediction for the others."""
+    if hints is None:
+        return model.predict_ab(small_l)
+    if model.takes_hints:
+        return model.predict_ab(small_l, hint_cells(hints, *small_l.shape))
     ab = model.predict_ab(small_l)
-    clock["model"] = time.perf_counter() - t
-    report(0.5, "compose")
+    cells = hint_cells(hints, *ab.shape[:2])
+    if cells is None:
+        return ab
+    if ab.shape[:2] != small_l.shape:
+        small_l = cv2.resize(small_l, (ab.shape[1], ab.shape[0]), interpolation=cv2.INTER_AREA)
+    return spread_hints(small_l, ab, cells)
 
-    t = time.perf_counter()
-    if strength != 1.0:
-        ab *= np.float32(strength)
+
+def compose(image: np.ndarray, ab: np.ndarray, interpolation: str = "bilinear",
+            progress: Progress | None = None) -> np.ndarray:
+    """The photo's own full-resolution L joined to `ab` enlarged to the photo; RGB (or RGBA,
+    alpha copied bit for bit) of the photo's dtype."""
+    report = progress or (lambda fraction, stage: None)
+    height, width = image.shape[:2]
+    channels = 1 if image.ndim == 2 else image.shape[2]
+    colour, alpha = channels >= 3, channels in (2, 4)
+    scale = FULL_SCALE[image.dtype]
     flag = INTERPOLATIONS[interpolation]
     # Separable resize, vertical pass first (small: photo height x ab width); the horizontal
     # pass then maps rows to rows, so each band of it is exactly that band of a whole resize.
     tall = cv2.resize(ab, (ab.shape[1], height), interpolation=flag)
     out = np.empty((height, width, 4 if alpha else 3), image.dtype)
 
-    def compose(y0: int, y1: int) -> None:
+    def band_of_rows(y0: int, y1: int) -> None:
         ab_band = cv2.resize(tall[y0:y1], (width, y1 - y0), interpolation=flag)
         lab = cv2.merge([_full_l(image[y0:y1], colour), ab_band])
         rgb = _from_float(lab_to_rgb(lab), image.dtype, scale)
@@ -154,9 +146,55 @@ def colorize(image: np.ndarray, model: Model, *, strength: float = 1.0, render_s
     bands = [(y0, min(height, y0 + band)) for y0 in range(0, height, band)]
     # numpy and OpenCV release the GIL: bands on two threads use both cores.
     with ThreadPoolExecutor(max_workers=min(COMPOSE_THREADS, len(bands))) as pool:
-        for (_, y1), done in zip(bands, [pool.submit(compose, *b) for b in bands]):
+        for (_, y1), done in zip(bands, [pool.submit(band_of_rows, *b) for b in bands]):
             done.result()
             report(0.5 + 0.5 * y1 / height, "compose")
+    return out
+
+
+def colorize(image: np.ndarray, model: Model, *, strength: float = 1.0, render_size: int = 0,
+             fit: str = DEFAULT_FIT, interpolation: str = "bilinear",
+             hints: np.ndarray | None = None, progress: Progress | None = None,
+             timings: dict | None = None) -> np.ndarray:
+    """Colorize a photo.
+
+    image: H x W grey, H x W x 2 grey+alpha, H x W x 3 RGB or H x W x 4 RGBA; uint8, uint16 or
+    float32 in [0, 1], sRGB-encoded. A colour photo is colorized from its L alone.
+    Returns RGB (or RGBA, alpha copied bit for bit) of the input's dtype.
+    strength scales the predicted ab (0: the grey photo, 1: the model's colours, up to 2).
+    render_size: the model's input side (0: its default), rounded to the model's multiple.
+    fit: "keep-aspect" keeps the photo's proportions (its long side at the render size);
+    "stretch" squashes it into a square, as the reference pipelines do.
+    hints: colour hints, H x W x 4 RGBA or H x W x 2 grey + alpha of any supported dtype; a
+    pixel's alpha is its weight, its lightness is ignored (hints.py).
+    """
+    image = np.asarray(image)
+    check_image(image)
+    if hints is not None:
+        hints = np.asarray(hints)
+        check_hints(hints, *image.shape[:2])
+    try:
+        for name, value in (("strength", strength), ("render_size", render_size), ("fit", fit),
+                            ("interpolation", interpolation)):
+            BY_NAME[name].check(value)
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
+    report = progress or (lambda fraction, stage: None)
+    clock = {} if timings is None else timings
+    start = time.perf_counter()
+    small_l = model_input(image, model, render_size, fit)
+    clock["prepare"] = time.perf_counter() - start
+    report(0.1, "model")
+
+    t = time.perf_counter()
+    ab = predict(model, small_l, hints)
+    clock["model"] = time.perf_counter() - t
+    report(0.5, "compose")
+
+    t = time.perf_counter()
+    if strength != 1.0:
+        ab *= np.float32(strength)
+    out = compose(image, ab, interpolation, report)
     clock["compose"] = time.perf_counter() - t
     clock["total"] = time.perf_counter() - start
     return out

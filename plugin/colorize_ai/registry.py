@@ -11,9 +11,10 @@ from typing import Any
 from . import manifest
 from .errors import BadRequest, ModelCorrupt, ModelMissing, ModelUnknown
 from .families import FAMILIES, Family
+from .options import BY_NAME, INSTALL
 
-DEFAULT_INSTALL_HINT = "python installer.py"
-VARIANTS = ("auto", "exact", "fast")
+DEFAULT_INSTALL_HINT = INSTALL
+VARIANTS = BY_NAME["variant"].values
 # A fast variant runs by default ("auto") only when its measured colour difference from the
 # exact model, over the test photos, is within these (CIEDE2000; issue #6's bar).
 FIDELITY_LIMITS = {"mean_de00": 1.0, "p99_de00": 3.0}
@@ -104,11 +105,24 @@ def list_models(folders: list[str | os.PathLike] | None = None, variants: bool =
     return [ModelSpec.from_entry(e) for e in _entries(folders, variants)]
 
 
-def get_spec(model_id: str | None, folders: list[str | os.PathLike] | None = None) -> ModelSpec:
-    """The spec for `model_id`, or the default installed model when it is None or "default"."""
+def takes_hints(entry: dict[str, Any]) -> bool:
+    family = FAMILIES.get(entry.get("family"))
+    return bool(family and family.takes_hints)
+
+
+def get_spec(model_id: str | None, folders: list[str | os.PathLike] | None = None,
+             hints: bool = False) -> ModelSpec:
+    """The spec for `model_id`, or the default installed model when it is None or "default";
+    with `hints`, the default among installed models that take hints, if there is one."""
     entries = _entries(folders, variants=True)
     if model_id in (None, "", "default"):
-        chosen = manifest.default_entry(entries)
+        chosen = None
+        if hints:
+            hint_models = [e for e in entries if takes_hints(e) and manifest.is_installed(e)
+                           and not manifest.is_variant(e)]
+            chosen = next((e for e in hint_models if e.get("default_hints")),
+                          hint_models[0] if hint_models else None)
+        chosen = chosen or manifest.default_entry(entries)
         if chosen is None:
             raise ModelMissing(f"No model is installed; run `{DEFAULT_INSTALL_HINT}` to install "
                                "the shipped models.")

@@ -8,12 +8,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import DeviceError, ModelCorrupt
+from .options import BY_NAME, INSTALL
 
 log = logging.getLogger(__name__)
 
-DEVICES = ("auto", "cuda", "cpu")
+DEVICES = BY_NAME["device"].values
 CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
+THREADS_PER_CORE = 4
 
 
 @dataclass
@@ -33,7 +35,7 @@ def runtime():
     except ImportError:
         raise DeviceError("ONNX Runtime is not installed in this Python environment; install "
                           "it with `pip install onnxruntime` (or onnxruntime-gpu for CUDA), or "
-                          "run `python installer.py`.") from None
+                          f"run `{INSTALL}`.") from None
     return onnxruntime
 
 
@@ -63,6 +65,23 @@ def planned_device(device: str) -> str:
     return "cuda" if providers[0] != CPU else "cpu"
 
 
+def describe_device(device: str) -> str:
+    """Where a model would run, in words (CUDA may still fail to start)."""
+    return "CUDA (if it starts)" if planned_device(device) == "cuda" else "CPU"
+
+
+def max_threads() -> int:
+    """More threads than this only wait for cores (5000 hung for minutes)."""
+    return THREADS_PER_CORE * (os.cpu_count() or 1)
+
+
+def _check_threads(threads: int | None) -> None:
+    if threads and not 0 < threads <= max_threads():
+        raise DeviceError(f"{threads} threads are more than this machine's {os.cpu_count()} "
+                          f"cores can use (at most {max_threads()}; 0 lets ONNX Runtime "
+                          "choose).")
+
+
 def create_session(path: str | os.PathLike, device: str = "auto", threads: int | None = None,
                    strict_device: bool = False) -> SessionInfo:
     """An InferenceSession for `path` on `device` ("auto", "cuda" or "cpu"), cached per process.
@@ -71,6 +90,7 @@ def create_session(path: str | os.PathLike, device: str = "auto", threads: int |
     `strict_device` is set. "auto" uses CUDA when it really starts, else the CPU, quietly.
     """
     _check_device(device)
+    _check_threads(threads)
     path = Path(path)
     stat = path.stat()
     key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, device, threads, strict_device)

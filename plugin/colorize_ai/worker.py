@@ -21,6 +21,7 @@ import numpy as np
 from .errors import BadRequest, ColorizeError
 from .logs import log_to_file
 from .model import load_model
+from .options import BY_NAME, IMAGE, SESSION, check_values, defaults, split
 from .pipeline import colorize
 from .registry import list_models
 from .session import runtime
@@ -28,7 +29,6 @@ from .session import runtime
 log = logging.getLogger("colorize_ai.worker")
 
 DTYPES = {"uint8": np.uint8, "uint16": np.uint16, "float32": np.float32}
-OPTIONS = {"strength": float, "render_size": int, "fit": str, "interpolation": str}
 
 Emit = Callable[[dict], None]
 
@@ -40,23 +40,25 @@ def _field(request: dict, name: str, kind: type) -> Any:
     return value
 
 
-def _read_pixels(request: dict) -> np.ndarray:
+def _read_pixels(request: dict, what: str = "input") -> np.ndarray:
+    """The raw pixels a request (or one of its image options) names: input, width, height,
+    channels, dtype."""
     width, height = _field(request, "width", int), _field(request, "height", int)
     channels = _field(request, "channels", int)
     dtype = DTYPES.get(request.get("dtype"))
     if dtype is None:
-        raise BadRequest(f"The request's dtype must be one of {', '.join(DTYPES)}.")
+        raise BadRequest(f"The {what}'s dtype must be one of {', '.join(DTYPES)}.")
     if width < 1 or height < 1 or channels not in (1, 2, 3, 4):
-        raise BadRequest(f"Bad image shape {width} x {height} x {channels}.")
+        raise BadRequest(f"Bad {what} shape {width} x {height} x {channels}.")
     path = _field(request, "input", str)
     expected = width * height * channels * np.dtype(dtype).itemsize
     try:
         size = os.path.getsize(path)
     except OSError:
-        raise BadRequest(f"The input buffer {path} cannot be read.") from None
+        raise BadRequest(f"The {what} buffer {path} cannot be read.") from None
     if size != expected:
-        raise BadRequest(f"The input buffer holds {size} bytes; {width} x {height} x {channels} "
-                         f"{request['dtype']} needs {expected}.")
+        raise BadRequest(f"The {what} buffer holds {size} bytes; {width} x {height} x "
+                         f"{channels} {request['dtype']} needs {expected}.")
     pixels = np.fromfile(path, dtype=dtype).reshape(height, width, channels)
     return pixels[..., 0] if channels == 1 else pixels
 
@@ -74,30 +76,32 @@ def colorize_request(request: dict, emit: Emit) -> dict:
     options = request.get("options") or {}
     if not isinstance(options, dict):
         raise BadRequest("The request's 'options' must be an object.")
-    unknown = set(options) - set(OPTIONS)
-    if unknown:
-        raise BadRequest(f"Unknown option(s): {', '.join(sorted(unknown))}.")
     try:
-        kwargs = {k: OPTIONS[k](v) for k, v in options.items()}
-    except (TypeError, ValueError):
-        raise BadRequest("The request's options have values of the wrong type.") from None
+        session, pipeline = split({**defaults(SESSION), **check_values(options)})
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
+    session["threads"] = session["threads"] or None
     model_id = request.get("model")
     if model_id is not None and not isinstance(model_id, str):
         raise BadRequest("The request's 'model' must be a model id.")
 
     pixels = _read_pixels(request)
+    images = request.get("images") or {}
+    if not isinstance(images, dict) or any(
+            name not in BY_NAME or BY_NAME[name].kind != IMAGE or not isinstance(buffer, dict)
+            for name, buffer in images.items()):
+        raise BadRequest("The request's 'images' must map image options to buffers.")
+    for name, buffer in images.items():
+        pipeline[name] = _read_pixels(buffer, f"{name} image")
     t = time.perf_counter()
-    model = load_model(model_id, device=request.get("device", "auto"),
-                       threads=request.get("threads"),
-                       strict_device=bool(request.get("strict_device")),
-                       variant=request.get("variant", "auto"))
+    model = load_model(model_id, **session)
     load_time = time.perf_counter() - t
     timings: dict = {}
 
     def progress(fraction: float, stage: str) -> None:
         emit({"id": request.get("id"), "progress": round(fraction, 3), "stage": stage})
 
-    result = colorize(pixels, model, progress=progress, timings=timings, **kwargs)
+    result = colorize(pixels, model, progress=progress, timings=timings, **pipeline)
     try:
         _write_private(output, result)
     except OSError as exc:

@@ -15,14 +15,15 @@ SUPPORT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "colorize_ai_
 sys.path.insert(0, SUPPORT)
 
 import client  # noqa: E402
-import manifest  # noqa: E402
+import options  # noqa: E402
 from gimpfu import (  # noqa: E402
     ADD_SELECTION_MASK,
     INDEXED,
     NORMAL_MODE,
     PF_DRAWABLE,
     PF_IMAGE,
-    PF_OPTION,
+    PF_LAYER,
+    PF_RADIO,
     PF_SLIDER,
     PF_SPINNER,
     PF_TOGGLE,
@@ -35,44 +36,42 @@ from gimpfu import (  # noqa: E402
     register,
 )
 
-DEVICES = [("auto", "Automatic (CUDA when it works, else CPU)"), ("cuda", "CUDA (NVIDIA GPU)"),
-           ("cpu", "CPU")]
-ALL = client.ALL_MODELS
 # GIMP 2.10 precisions that are 8-bit per channel (linear and gamma).
 EIGHT_BIT = (100, 150)
+GIMP_OPTIONS = [o for o in options.OPTIONS if o.gimp]
+HINTS_LAYER_NAMES = ("colour hints", "color hints")
 
 
 class Failure(Exception):
     pass
 
 
-def model_options():
-    """[(id, label)]: installed models, all installed, then those still to install."""
-    try:
-        entries = manifest.list_entries()
-    except manifest.ManifestError:
-        entries = []
-    installed = [e for e in entries if manifest.is_installed(e)]
-    missing = [e for e in entries if not manifest.is_installed(e)]
-    default = manifest.default_entry(installed)
-    if default is not None:
-        installed.remove(default)
-        installed.insert(0, default)  # PF_OPTION's default is the first entry
-    options = [(e["id"], e["name"]) for e in installed]
-    options.append((ALL, "All installed models (one layer each)"))
-    options.extend((e["id"], "%s (not installed: %s)" % (
-        e["name"], e.get("install") or "python installer.py")) for e in missing)
-    return options
+def option_params(option):
+    """gimpfu parameters for one run option (an image option: a toggle and a layer, as
+    gimpfu's layer menus have no "none")."""
+    if option.kind == options.CHOICE:
+        return [(PF_RADIO, option.name, option.plain_label, option.default,
+                 tuple((label, value) for value, label, _ in option.choices))]
+    if option.kind == options.FLOAT:
+        return [(PF_SLIDER, option.name, option.plain_label, option.default,
+                 (option.minimum, option.maximum, option.step))]
+    if option.kind == options.INT:
+        return [(PF_SPINNER, option.name, option.plain_label, option.default,
+                 (option.minimum, option.maximum, option.step))]
+    if option.kind == options.BOOL:
+        return [(PF_TOGGLE, option.name, option.plain_label, option.default)]
+    return [(PF_TOGGLE, "use_" + option.name, "Use a " + option.plain_label.lower(), False),
+            (PF_LAYER, option.name, option.plain_label, None)]
 
 
-def models_to_run(model_id):
-    entries = manifest.list_entries()
-    installed = [e for e in entries if manifest.is_installed(e)]
-    try:
-        return client.models_to_run(model_id, installed,
-                                    [e for e in entries if e not in installed])
-    except client.WorkerError as exc:
-        raise Failure(exc.message)
+def params():
+    """Every parameter after image and drawable; the model is chosen by id (PF_RADIO), so
+    a model list that changed since GIMP registered the plug-in cannot run another model."""
+    menu, default = client.model_menu()
+    return ([(PF_RADIO, "model", "Model", default, tuple((label, model_id)
+                                                          for model_id, label, _ in menu))]
+            + [p for o in GIMP_OPTIONS for p in option_params(o)]
+            + [(PF_TOGGLE, "selection_only", "Selection only", True)])
 
 
 def rgb_pixels(image, layer):
@@ -104,19 +103,44 @@ def check_layer(image, drawable):
                       "Precision > 8 bit integer first, or use GIMP 3.")
 
 
-def colorize(image, drawable, model_ids, device, strength, render_size):
-    pixels, channels = rgb_pixels(image, drawable)
-    gimp.progress_init("Colorizing...")
-    try:
-        return client.colorize(
-            SUPPORT, pixels, drawable.width, drawable.height, channels, "uint8", model_ids,
-            device, {"strength": float(strength), "render_size": int(render_size)},
-            progress=gimp.progress_update)
-    except client.WorkerError as exc:
-        raise Failure(exc.message)
+def hints_layer(image, source, chosen):
+    """The chosen hints layer, or the one called "Colour hints" when none was chosen."""
+    if chosen is not None:
+        return chosen
+    for layer in image.layers:
+        if layer.name.strip().lower() in HINTS_LAYER_NAMES and layer != source:
+            return layer
+    raise Failure("No hints layer was chosen and the image has none called \"Colour hints\"; "
+                  "choose the layer with the painted hints.")
 
 
-def add_layers(image, source, responses, mask_selection):
+def hints_pixels(image, source, hints):
+    """The hints layer over the source's area, transparent where it does not reach."""
+    if hints == source:
+        raise Failure("The hints layer is the layer being colorized; paint the hints on a "
+                      "transparent layer above it and choose that one.")
+    if pdb.gimp_item_is_group(hints) or pdb.gimp_item_is_text_layer(hints):
+        raise Failure("The hints layer must be a plain layer with painted colours, not a group "
+                      "or a text layer.")
+    if not hints.has_alpha:
+        raise Failure("The hints layer has no transparency, so all of it would count as a "
+                      "hint; add an alpha channel and paint the hints on a transparent "
+                      "background.")
+    bpp, w, h = hints.bpp, source.width, source.height
+    out = bytearray(w * h * bpp)
+    (sx, sy), (hx, hy) = source.offsets, hints.offsets
+    left, top = max(sx, hx), max(sy, hy)
+    right, bottom = min(sx + w, hx + hints.width), min(sy + h, hy + hints.height)
+    if left < right and top < bottom:
+        region = hints.get_pixel_rgn(0, 0, hints.width, hints.height, False, False)
+        for y in range(top, bottom):
+            row = region[left - hx:right - hx, y - hy]
+            start = ((y - sy) * w + (left - sx)) * bpp
+            out[start:start + len(row)] = row
+    return client.Raw(bytes(out), w, h, bpp, "uint8")
+
+
+def add_layers(image, source, responses, mask_selection, hints):
     """All changes to the image, as one undo step."""
     pdb.gimp_image_undo_group_start(image)
     try:
@@ -139,29 +163,40 @@ def add_layers(image, source, responses, mask_selection):
             if mask_selection:
                 # Outside the selection the mask hides the layer, so the source shows through.
                 layer.add_mask(layer.create_mask(ADD_SELECTION_MASK))
+        if hints is not None:
+            pdb.gimp_item_set_visible(hints, False)  # so that the result shows
     finally:
         pdb.gimp_image_undo_group_end(image)
 
 
-def colorize_ai(image, drawable, model, device, strength, render_size, selection_only):
+def colorize_ai(image, drawable, *values):
     try:
+        names = [p[1] for p in params()]
+        args = dict(zip(names, values))
         check_layer(image, drawable)
-        options = model_options()
-        model_id = options[min(int(model), len(options) - 1)][0]
-        model_ids = models_to_run(model_id)
+        model_ids = client.plan(args["model"])
         mask_selection = False
-        if selection_only and not pdb.gimp_selection_is_empty(image):
+        if args["selection_only"] and not pdb.gimp_selection_is_empty(image):
             if not pdb.gimp_drawable_mask_intersect(drawable)[0]:
                 raise Failure("The selection does not touch the layer; select part of the "
                               "layer or clear the selection.")
             mask_selection = True
-        responses = colorize(image, drawable, model_ids, DEVICES[int(device)][0], strength,
-                             render_size)
-        add_layers(image, drawable, responses, mask_selection)
+        hints = hints_layer(image, drawable, args["hints"]) if args["use_hints"] else None
+        run_options = options.check_values(dict(
+            (o.name, args[o.name]) for o in GIMP_OPTIONS if o.kind != options.IMAGE))
+        pixels, channels = rgb_pixels(image, drawable)
+        images = {"hints": hints_pixels(image, drawable, hints)} if hints is not None else {}
+        gimp.progress_init("Colorizing...")
+        responses = client.colorize(
+            SUPPORT, client.Raw(pixels, drawable.width, drawable.height, channels, "uint8"),
+            model_ids, run_options, images, progress=gimp.progress_update)
+        add_layers(image, drawable, responses, mask_selection, hints)
         gimp.displays_flush()
         for warning in sorted(set(r["warning"] for r in responses if r.get("warning"))):
             gimp.message(warning)  # e.g. CUDA was asked for but the CPU ran the model
-    except (Failure, manifest.ManifestError) as exc:
+    except client.WorkerError as exc:
+        gimp.message(exc.message)
+    except (Failure, ValueError) as exc:
         gimp.message(str(exc))
 
 
@@ -170,19 +205,11 @@ register(
     "Colorize a black-and-white photo with a deep-learning model",
     "Adds a colorized copy of the layer directly above it (one per model with 'All installed "
     "models'); the layer itself is not changed. With 'Selection only' the new layer gets a "
-    "mask made from the selection.",
+    "mask made from the selection; with a hints layer its painted colours guide the model.",
     "Colorize (AI) authors", "Colorize (AI) authors", "2026",
     "Colorize (AI)...",
     "RGB*, GRAY*, INDEXED*",
-    [
-        (PF_IMAGE, "image", "Image", None),
-        (PF_DRAWABLE, "drawable", "Layer", None),
-        (PF_OPTION, "model", "Model", 0, [label for _, label in model_options()]),
-        (PF_OPTION, "device", "Device", 0, [label for _, label in DEVICES]),
-        (PF_SLIDER, "strength", "Strength", 1.0, (0.0, 2.0, 0.05)),
-        (PF_SPINNER, "render_size", "Render size (0: model's own)", 0, (0, 4096, 8)),
-        (PF_TOGGLE, "selection_only", "Selection only", True),
-    ],
+    [(PF_IMAGE, "image", "Image", None), (PF_DRAWABLE, "drawable", "Layer", None)] + params(),
     [],
     colorize_ai,
     menu="<Image>/Filters",

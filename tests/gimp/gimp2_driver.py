@@ -14,7 +14,7 @@ def b64(data):
     return base64.b64encode(bytes(data)).decode("ascii")
 
 
-def run_scenario(gimpfu, function, options, scenario):
+def run_scenario(gimpfu, function, params, scenario):
     image = gimpfu.Image(scenario["width"], scenario["height"], scenario["base_type"],
                          scenario.get("precision", gimpfu.PRECISION_U8_GAMMA),
                          scenario.get("colormap"), scenario.get("selection"))
@@ -23,12 +23,26 @@ def run_scenario(gimpfu, function, options, scenario):
     source.pixels = bytearray(base64.b64decode(scenario["pixels"]))
     source.offsets = tuple(scenario.get("offsets", (0, 0)))
     image.layers.append(source)
+    hints = scenario.get("hints")
+    if hints:
+        layer = gimpfu.Layer(image, hints["name"], hints["width"], hints["height"],
+                             hints["kind"], 100.0, gimpfu.NORMAL_MODE)
+        layer.pixels = bytearray(base64.b64decode(hints["pixels"]))
+        layer.offsets = tuple(hints.get("offsets", (0, 0)))
+        layer.group, layer.text = hints.get("group", False), hints.get("text", False)
+        image.layers.insert(0, layer)
     del gimpfu.CALLS[:]
-    function(image, source, options.index(scenario["model"]), 2, scenario.get("strength", 1.0),
-             0, scenario.get("selection_only", True))
+    # GIMP passes every parameter: its default unless the scenario sets it ("hints" names
+    # the hints layer of the scenario, or None).
+    values = dict((p[1], p[3]) for p in params[2:])
+    values.update(device="cpu", **scenario.get("values", {}))
+    if values.get("hints") == "layer":
+        values["hints"] = image.layers[0]
+    function(image, source, *[values[p[1]] for p in params[2:]])
     return {"calls": list(gimpfu.CALLS), "base_type": image.base_type,
             "undo_depth": image.undo_depth,
             "layers": [{"name": layer.name, "kind": layer.kind, "offsets": list(layer.offsets),
+                        "visible": layer.visible,
                         "width": layer.width, "height": layer.height,
                         "mask": layer.mask.kind if layer.mask else None,
                         "pixels": b64(layer.pixels)} for layer in image.layers]}
@@ -43,11 +57,11 @@ def main():
     imp.load_source("colorize_ai_gimp2", spec["plugin"])
     registered = dict(gimpfu.REGISTERED)
     function = registered.pop("function")
-    options = [p for p in registered["params"] if p[1] == "model"][0][4]
+    params = registered["params"]
     result = {"python": sys.version.split()[0], "registered": registered,
               "main_called": ["main"] in gimpfu.CALLS, "scenarios": {}}
     for scenario in spec["scenarios"]:
-        result["scenarios"][scenario["name"]] = run_scenario(gimpfu, function, options, scenario)
+        result["scenarios"][scenario["name"]] = run_scenario(gimpfu, function, params, scenario)
     with open(sys.argv[2], "w") as f:
         json.dump(result, f)
 

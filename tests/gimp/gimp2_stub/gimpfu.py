@@ -7,7 +7,7 @@ the undo group, selection masks, messages and progress. Every call lands in CALL
 CALLS = []
 REGISTERED = {}
 
-PF_IMAGE, PF_DRAWABLE, PF_OPTION, PF_SLIDER, PF_SPINNER, PF_TOGGLE = range(6)
+PF_IMAGE, PF_DRAWABLE, PF_OPTION, PF_SLIDER, PF_SPINNER, PF_TOGGLE, PF_RADIO, PF_LAYER = range(8)
 RGB, GRAY, INDEXED = 0, 1, 2
 RGB_IMAGE, RGBA_IMAGE, GRAY_IMAGE, GRAYA_IMAGE, INDEXED_IMAGE, INDEXEDA_IMAGE = range(6)
 NORMAL_MODE = 28
@@ -34,8 +34,17 @@ class Region:
         self.layer = layer
 
     def __getitem__(self, key):
+        """region[x0:x1, y0:y1] or region[x0:x1, y], as gimpfu's PixelRgn reads them."""
         record("rgn_get", self.layer.name)
-        return bytes(self.layer.pixels)
+        layer = self.layer
+        xs, ys = key
+        if not isinstance(ys, slice):
+            ys = slice(ys, ys + 1)
+        x0, x1 = xs.start or 0, layer.width if xs.stop is None else xs.stop
+        y0, y1 = ys.start or 0, layer.height if ys.stop is None else ys.stop
+        row = layer.width * layer.bpp
+        return b"".join(bytes(layer.pixels[y * row + x0 * layer.bpp:y * row + x1 * layer.bpp])
+                        for y in range(y0, y1))
 
     def __setitem__(self, key, value):
         record("rgn_set", self.layer.name, len(value))
@@ -58,6 +67,8 @@ class Layer:
         self.parent = None
         self.mask = None
         self.group = False
+        self.text = False
+        self.visible = True
         self.pixels = bytearray(width * height * self.bpp)
 
     def __repr__(self):
@@ -125,6 +136,13 @@ class _Pdb:
     def gimp_item_is_group(self, item):
         record("gimp_item_is_group", item)
         return item.group
+
+    def gimp_item_is_text_layer(self, item):
+        return item.text
+
+    def gimp_item_set_visible(self, item, visible):
+        record("gimp_item_set_visible", item, visible, item.image.undo_depth)
+        item.visible = visible
 
     def gimp_image_get_precision(self, image):
         return image.precision

@@ -1,0 +1,182 @@
+"""Colour hints: the editor's painted colours, brought to a model's resolution and spread.
+
+A hints image is RGBA (or grey + alpha) of the photo's size; a pixel's alpha is its weight and
+its lightness is ignored (the photo's own L is kept). `hint_cells` gives each cell of the
+model's grid the alpha-weighted mean ab of the hint pixels in it, and a mask. Families trained
+on hints take the cells as input; for the others `spread_hints` propagates the difference
+between the hints and the model's prediction along the photo's edges: a screened, edge-weighted
+Laplacian (the smoothness term of Levin, Lischinski and Weiss, "Colorization using
+Optimization", SIGGRAPH 2004, with a pull towards the prediction away from the hints), solved
+by preconditioned conjugate gradients at the prediction's resolution.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .errors import BadInput
+from .families import HintCells
+from .lab import rgb_to_lab
+
+FULL_SCALE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0,
+              np.dtype(np.float32): 1.0}
+# A cell is hinted with at least half a pixel's worth of fully opaque paint in it: the faint
+# fringe of a soft brush still counts, stray almost-transparent pixels do not.
+MIN_WEIGHT = 0.5
+BAND_PIXELS = 1 << 20  # hint pixels read per band: bounds the temporaries for a 100 MP layer
+
+# Propagation (tuned on the validation split: tools/evaluate.py hints).
+EDGE_SIGMA = 4.0  # L difference (0-100) at which a neighbour's pull falls to exp(-1/2)
+SCREEN = 1e-4  # pull towards the model's own prediction: influence decays over ~1/sqrt(SCREEN)
+HINT_WEIGHT = 1e3  # hinted cells keep their hint colour (a soft but firm constraint)
+ITERATIONS_PER_LEVEL = 60
+COARSEST = 16  # the coarse-to-fine solve starts at this side or below
+TOLERANCE = 1e-3  # of the preconditioned residual, relative to the start's
+
+
+def check_hints(hints: np.ndarray, height: int, width: int) -> None:
+    """A clear error unless `hints` can be a hints image for a height x width photo."""
+    if hints.dtype not in FULL_SCALE:
+        raise BadInput(f"Hint pixels of type {hints.dtype} are not supported "
+                       "(use uint8, uint16 or float32).")
+    if hints.ndim != 3 or hints.shape[2] not in (2, 4):
+        raise BadInput("Hints need transparency: paint the hint colours on a transparent "
+                       f"layer (RGBA or grey + alpha), not an image of shape {hints.shape}.")
+    if hints.shape[:2] != (height, width):
+        raise BadInput(f"The hints image is {hints.shape[1]} x {hints.shape[0]} pixels but the "
+                       f"photo is {width} x {height}; they must be the same size.")
+
+
+def _weighted_ab(pixels: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """N x C hint pixels -> (alpha, alpha-weighted ab N x 2), float64."""
+    values = pixels.astype(np.float32) * np.float32(1.0 / scale)
+    np.clip(values, 0.0, 1.0, out=values)
+    alpha = values[:, -1].astype(np.float64)
+    rgb = values[:, :3] if values.shape[1] == 4 else np.repeat(values[:, :1], 3, axis=1)
+    ab = rgb_to_lab(rgb.reshape(-1, 1, 3)).reshape(-1, 3)[:, 1:]
+    return alpha, ab.astype(np.float64) * alpha[:, None]
+
+
+def hint_cells(hints: np.ndarray, rows: int, cols: int) -> HintCells | None:
+    """Hints (H x W x 2 or 4, the photo's size) at a rows x cols grid; None when no cell has
+    enough paint (an all-transparent layer is the same as no hints)."""
+    height, width = hints.shape[:2]
+    scale = FULL_SCALE[hints.dtype]
+    if height >= rows and width >= cols:
+        # Every pixel belongs to one cell: weighted sums over the painted pixels only.
+        cell_row = np.arange(height) * rows // height
+        cell_col = np.arange(width) * cols // width
+        weight = np.zeros(rows * cols)
+        sums = np.zeros((2, rows * cols))
+        band = max(1, BAND_PIXELS // width)
+        for y0 in range(0, height, band):
+            alpha = cv2.extractChannel(hints[y0:y0 + band], hints.shape[2] - 1)  # contiguous
+            if not cv2.countNonZero(alpha):
+                continue  # hints are sparse: most bands hold no paint
+            ys, xs = np.nonzero(alpha)
+            alpha, ab = _weighted_ab(hints[y0 + ys, xs], scale)
+            index = cell_row[y0 + ys] * cols + cell_col[xs]
+            weight += np.bincount(index, alpha, rows * cols)
+            for c in range(2):
+                sums[c] += np.bincount(index, ab[:, c], rows * cols)
+        weight, sums = weight.reshape(rows, cols), sums.reshape(2, rows, cols)
+    else:
+        # A photo smaller than the grid: each cell takes the pixel under its centre.
+        ys = np.minimum(((np.arange(rows) + 0.5) * height / rows).astype(int), height - 1)
+        xs = np.minimum(((np.arange(cols) + 0.5) * width / cols).astype(int), width - 1)
+        picked = hints[ys[:, None], xs[None, :]].reshape(rows * cols, -1)
+        alpha, ab = _weighted_ab(picked, scale)
+        weight, sums = alpha.reshape(rows, cols), ab.T.reshape(2, rows, cols)
+    mask = weight >= MIN_WEIGHT
+    if not mask.any():
+        return None
+    mean_ab = np.where(mask, sums / np.maximum(weight, 1e-12), 0.0)
+    return HintCells(ab=np.ascontiguousarray(mean_ab.transpose(1, 2, 0), dtype=np.float32),
+                     mask=mask.astype(np.float32))
+
+
+def _edge_weights(lightness: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Affinities of each cell to its right and lower neighbour, from the L difference."""
+    two_sigma2 = 2.0 * EDGE_SIGMA**2
+    right = np.exp(-np.diff(lightness, axis=1) ** 2 / two_sigma2)
+    down = np.exp(-np.diff(lightness, axis=0) ** 2 / two_sigma2)
+    return right.astype(np.float32), down.astype(np.float32)
+
+
+def _laplacian(x: np.ndarray, right: np.ndarray, down: np.ndarray) -> np.ndarray:
+    """Sum over neighbours of w (x - x_neighbour), for x of shape (channels, rows, cols)."""
+    out = np.zeros_like(x)
+    flow = right * (x[:, :, :-1] - x[:, :, 1:])
+    out[:, :, :-1] += flow
+    out[:, :, 1:] -= flow
+    flow = down * (x[:, :-1, :] - x[:, 1:, :])
+    out[:, :-1, :] += flow
+    out[:, 1:, :] -= flow
+    return out
+
+
+def _solve(lightness: np.ndarray, hinted: np.ndarray, target: np.ndarray,
+           x: np.ndarray, iterations: int) -> np.ndarray:
+    """Preconditioned (Jacobi) conjugate gradients on (SCREEN + hinted + Laplacian) x =
+    target, from x, both channels at once."""
+    right, down = _edge_weights(lightness)
+    degree = np.zeros(lightness.shape, np.float32)
+    degree[:, :-1] += right
+    degree[:, 1:] += right
+    degree[:-1, :] += down
+    degree[1:, :] += down
+    fixed = SCREEN + hinted
+    diagonal = fixed + degree[None]
+    residual = target - (fixed * x + _laplacian(x, right, down))
+    z = residual / diagonal
+    direction = z.copy()
+    rz = float((residual * z).sum())
+    stop = TOLERANCE**2 * float((target * target / diagonal).sum())
+    for _ in range(iterations):
+        if rz <= stop:
+            break
+        product = fixed * direction + _laplacian(direction, right, down)
+        step = rz / float((direction * product).sum())
+        x += step * direction
+        residual -= step * product
+        z = residual / diagonal
+        rz_next = float((residual * z).sum())
+        direction = z + (rz_next / rz) * direction
+        rz = rz_next
+    return x
+
+
+def _half(plane: np.ndarray) -> np.ndarray:
+    rows, cols = plane.shape[-2:]
+    size = ((cols + 1) // 2, (rows + 1) // 2)
+    if plane.ndim == 2:
+        return cv2.resize(plane, size, interpolation=cv2.INTER_AREA)
+    return np.stack([cv2.resize(p, size, interpolation=cv2.INTER_AREA) for p in plane])
+
+
+def _correction(lightness: np.ndarray, mask: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """The correction field (2 x h x w): `wanted` where mask is 1, spread elsewhere. Solved
+    coarse to fine (each level starts from the enlarged solution of the next coarser one),
+    since plain conjugate gradients would need hundreds of sweeps to carry a hint across
+    the picture."""
+    rows, cols = mask.shape
+    if min(rows, cols) > COARSEST:
+        coarse_mask = _half(mask)
+        coarse_wanted = _half(mask[None] * wanted) / np.maximum(coarse_mask, 1e-6)[None]
+        coarse = _correction(_half(lightness), coarse_mask, coarse_wanted)
+        x = np.stack([cv2.resize(c, (cols, rows), interpolation=cv2.INTER_LINEAR)
+                      for c in coarse])
+    else:
+        x = np.zeros((2, rows, cols), np.float32)
+    hinted = (mask * HINT_WEIGHT)[None].astype(np.float32)
+    return _solve(lightness, hinted, hinted * wanted, x, ITERATIONS_PER_LEVEL)
+
+
+def spread_hints(lightness: np.ndarray, ab: np.ndarray, cells: HintCells) -> np.ndarray:
+    """The prediction `ab` (h x w x 2) corrected towards the hints (cells at h x w), the
+    correction spread along the edges of `lightness` (h x w, L units) and fading with
+    distance from the hints."""
+    wanted = (cells.ab - ab).transpose(2, 0, 1).astype(np.float32)
+    x = _correction(lightness.astype(np.float32), cells.mask.astype(np.float32), wanted)
+    return ab + x.transpose(1, 2, 0)

@@ -1,0 +1,131 @@
+"""Colour hints in the engine: cells at the model's resolution, hint models, and the spread
+over automatic models' predictions."""
+
+import cv2
+import numpy as np
+import pytest
+
+from colorize_ai.errors import BadInput
+from colorize_ai.hints import check_hints, hint_cells, spread_hints
+from colorize_ai.model import load_model
+from colorize_ai.pipeline import colorize
+from tiny_models import add_hint_model
+
+RED, BLUE = (255, 0, 0), (0, 0, 255)
+
+
+def _ab(rgb) -> np.ndarray:
+    return cv2.cvtColor(np.array([[rgb]], np.float32) / 255, cv2.COLOR_RGB2Lab)[0, 0, 1:]
+
+
+def _lab(pixels: np.ndarray) -> np.ndarray:
+    scale = {np.dtype(np.uint8): 255, np.dtype(np.uint16): 65535}.get(pixels.dtype, 1)
+    return cv2.cvtColor(pixels[..., :3].astype(np.float32) / scale, cv2.COLOR_RGB2Lab)
+
+
+def _grey(height=64, width=96) -> np.ndarray:
+    y, x = np.mgrid[0:height, 0:width]
+    return np.clip(60 + x + y // 2, 0, 255).astype(np.uint8)
+
+
+def test_cells_are_alpha_weighted_means_with_a_mask():
+    hints = np.zeros((8, 8, 4), np.uint8)
+    hints[0, 0] = (*RED, 255)
+    hints[0, 1] = (*BLUE, 85)  # a third of red's weight, in the same 2 x 2 cell
+    hints[7, 7] = (*BLUE, 40)  # too little paint for its cell to count
+    cells = hint_cells(hints, 4, 4)
+    expected = (3 * _ab(RED) + _ab(BLUE)) / 4
+    assert np.allclose(cells.ab[0, 0], expected, atol=0.05)
+    assert cells.mask.sum() == 1 and cells.mask[0, 0] == 1
+    assert (cells.ab[cells.mask == 0] == 0).all()
+
+
+def test_lightness_of_a_hint_is_ignored_only_its_colour_counts():
+    dark, light = np.zeros((4, 4, 4), np.uint8), np.zeros((4, 4, 4), np.uint8)
+    dark[..., :3], light[..., :3] = (120, 20, 20), (255, 140, 140)
+    dark[..., 3] = light[..., 3] = 255
+    a_dark, a_light = hint_cells(dark, 2, 2).ab[0, 0], hint_cells(light, 2, 2).ab[0, 0]
+    assert a_dark[0] > 30 and a_light[0] > 30  # both red, whatever their lightness
+
+
+@pytest.mark.parametrize("dtype, full", [(np.uint16, 65535), (np.float32, 1.0)])
+def test_every_dtype_gives_the_same_cells(dtype, full):
+    hints = np.zeros((16, 16, 4), np.uint8)
+    hints[2:6, 3:9] = (*RED, 255)
+    hints[10:12, 10:16] = (*BLUE, 128)
+    as_8bit = hint_cells(hints, 8, 8)
+    other = hint_cells((hints.astype(np.float64) / 255 * full).astype(dtype), 8, 8)
+    assert np.array_equal(as_8bit.mask, other.mask)
+    assert np.allclose(as_8bit.ab, other.ab, atol=0.6)
+
+
+def test_a_photo_smaller_than_the_grid_samples_cell_centres():
+    hints = np.zeros((3, 3, 2), np.uint8)  # grey + alpha: "make it grey here"
+    hints[1, 1] = (128, 255)
+    cells = hint_cells(hints, 9, 9)
+    assert cells.mask[3:6, 3:6].all() and cells.mask.sum() == 9
+    assert np.abs(cells.ab).max() < 0.5
+
+
+def test_all_transparent_is_no_hints():
+    assert hint_cells(np.zeros((40, 30, 4), np.uint8), 8, 8) is None
+
+
+def test_wrong_size_and_no_alpha_are_clear_errors():
+    with pytest.raises(BadInput, match="30 x 40 pixels but the photo is 32 x 40"):
+        check_hints(np.zeros((40, 30, 4), np.uint8), 40, 32)
+    with pytest.raises(BadInput, match="transparent layer"):
+        check_hints(np.zeros((40, 30, 3), np.uint8), 40, 30)
+
+
+def test_spread_follows_the_hint_and_stops_at_edges():
+    lightness = np.full((64, 64), 30, np.float32)
+    lightness[:, 32:] = 80  # a strong edge down the middle
+    prediction = np.zeros((64, 64, 2), np.float32)
+    hints = np.zeros((64, 64, 4), np.uint8)
+    hints[30:33, 10:13] = (*RED, 255)
+    out = spread_hints(lightness, prediction, hint_cells(hints, 64, 64))
+    red = _ab(RED)
+    assert np.allclose(out[31, 11], red, atol=1)
+    assert out[5:60, 2:28, 0].min() > 0.6 * red[0]  # the whole left region turns red
+    assert np.abs(out[:, 40:]).max() < 0.1 * red[0]  # the right one keeps the prediction
+
+
+def test_hint_model_gets_the_cells_as_input(tmp_path, monkeypatch):
+    add_hint_model(tmp_path)
+    model = load_model("tiny-hints", device="cpu", folders=[tmp_path])
+    photo = _grey()
+    hints = np.zeros((64, 96, 4), np.uint8)
+    rose, sky = (170, 110, 100), (100, 120, 160)  # within the gamut at the photo's lightness
+    hints[8:24, 8:40] = (*rose, 255)
+    hints[40:56, 50:90] = (*sky, 255)
+    out = _lab(colorize(photo, model, hints=hints))
+    assert np.allclose(out[12:20, 12:36, 1:].mean((0, 1)), _ab(rose), atol=2)
+    assert np.allclose(out[44:52, 54:86, 1:].mean((0, 1)), _ab(sky), atol=2)
+    assert np.allclose(out[..., 0], _lab(np.dstack([photo] * 3))[..., 0], atol=0.5)  # L kept
+    unhinted = _lab(colorize(photo, model))
+    assert np.abs(unhinted[12:20, 12:36, 1] - out[12:20, 12:36, 1]).mean() > 20
+
+
+def test_automatic_models_take_hints_through_the_spread(model_dir):
+    model = load_model("tiny", device="cpu")
+    photo = _grey()
+    hints = np.zeros((64, 96, 4), np.uint8)
+    hints[20:30, 20:30] = (*BLUE, 255)
+    out = _lab(colorize(photo, model, hints=hints))
+    plain = _lab(colorize(photo, model))
+    assert out[22:28, 22:28, 2].mean() < plain[22:28, 22:28, 2].mean() - 20  # bluer (b* down)
+    empty = np.zeros_like(hints)
+    assert np.array_equal(colorize(photo, model, hints=empty), colorize(photo, model))
+
+
+@pytest.mark.parametrize("dtype", [np.uint16, np.float32])
+def test_deep_photos_take_8bit_hints(model_dir, dtype):
+    model = load_model("tiny", device="cpu")
+    photo = np.dstack([_grey()] * 3).astype(np.float32) / 255
+    photo = photo if dtype == np.float32 else np.rint(photo * 65535).astype(np.uint16)
+    hints = np.zeros((64, 96, 4), np.uint8)
+    hints[20:30, 20:30] = (*BLUE, 255)
+    out = colorize(photo, model, hints=hints)
+    assert out.dtype == dtype
+    assert _lab(out)[22:28, 22:28, 2].mean() < -20
