@@ -73,7 +73,13 @@ def e2e():
         (work / "alpha.raw").write_bytes(np.dstack([grey] * 3 + [alpha]).tobytes())
         deep = (grey.astype(np.uint32) * 257 + np.arange(W)[None, :] * 37 % 257)
         (work / "deep.raw").write_bytes(np.dstack([deep.astype("=u2")] * 3).tobytes())
+        hints = np.zeros((H + 10, W + 20, 4), np.uint8)  # at offsets (-10, -5) over the photo
+        hints[5 + 10:5 + 30, 10 + 5:10 + 35] = (255, 0, 0, 255)
+        hints[5 + 35:5 + 55, 10 + 60:10 + 90] = (0, 0, 255, 255)
+        (work / "hints.raw").write_bytes(hints.tobytes())
         settings = {
+            "hints": harness.WORK + "/hints.raw", "hints_size": [W + 20, H + 10],
+            "hints_offsets": [-10, -5],
             "out": harness.OUT, "photo": harness.WORK + "/photo.png",
             "gray": harness.WORK + "/grey.raw", "gray_size": [W, H],
             "alpha": harness.WORK + "/alpha.raw", "alpha_size": [W, H],
@@ -348,3 +354,44 @@ def test_uninstall_in_the_root_removes_what_was_installed(e2e):
     assert out.returncode == 0, out.stderr.decode()
     assert not plugin.exists() and not data.exists()
     assert (root.path(harness.PROFILE) / "pluginrc").is_file()  # GIMP's own files stay
+
+
+def _lab_u8(e2e, name: str, channels: int = 3) -> np.ndarray:
+    import cv2
+
+    rgb = np.fromfile(e2e["out"] / name, np.uint8).reshape(H, W, channels)[..., :3]
+    return cv2.cvtColor(rgb.astype(np.float32) / 255, cv2.COLOR_RGB2Lab)
+
+
+def test_9_hints_layer_red_and_blue_regions_follow_the_hints(e2e):
+    r = result(e2e, "hints_red_blue")
+    assert r["run"]["status"] == "success", r["run"]
+    names = [layer["name"] for layer in r["after"]["layers"]]
+    assert names == ["Colour hints", "Colorized (Tiny tiny-a)", "photo.png"]
+    # The hints layer is hidden so the result shows; its pixels are as they were.
+    assert not r["hints_visible"]
+    assert r["after"]["sources"][0] == r["before"]["sources"][0]
+    assert r["after"]["sources"][-1] == r["before"]["sources"][-1]
+    hinted, plain = _lab_u8(e2e, r["result"]), _lab_u8(e2e, "hints_none.raw")
+    red, blue = (slice(12, 28), slice(8, 28)), (slice(32, 48), slice(62, 88))
+    assert hinted[red][..., 1].mean() > plain[red][..., 1].mean() + 20  # a* up: red
+    assert hinted[blue][..., 2].mean() < plain[blue][..., 2].mean() - 20  # b* down: blue
+    assert np.abs(hinted[..., 0] - plain[..., 0]).max() < 1.0  # the photo's own L
+
+
+def test_9a_no_hints_layer_runs_as_before(e2e):
+    r = result(e2e, "hints_none_is_the_plain_run")
+    assert r["run"]["status"] == "success" and r["hints_visible"]
+    rgb = result(e2e, "rgb_photo")
+    plain = np.fromfile(e2e["out"] / rgb["result"], np.uint8)
+    assert np.array_equal(np.fromfile(e2e["out"] / r["result"], np.uint8), plain)
+
+
+@pytest.mark.parametrize("name, words", [("hints_group_refused", "layer group"),
+                                         ("hints_text_refused", "text layer"),
+                                         ("hints_without_alpha_refused", "no transparency")])
+def test_9b_unusable_hints_layers_are_a_readable_error(e2e, name, words):
+    r = result(e2e, name)
+    assert r["run"]["status"] == "calling-error", r["run"]
+    assert words in r["run"]["message"] and "Traceback" not in r["run"]["message"]
+    assert r["after"] == r["before"]

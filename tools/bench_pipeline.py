@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Time and measure the engine's colorize() on big photos: per-stage times and peak memory.
 
-    python tools/bench_pipeline.py [--model ID] [--sizes 1 12 50 100] [--runs 3]
+    python tools/bench_pipeline.py [--model ID] [--sizes 1 12 50 100] [--runs 3] [--hints]
 
 Each size runs in a fresh process, so its peak RSS (the kernel's high-water mark) belongs
 to that size alone. The photo is an RGBA uint8 image with smooth content; the first run
@@ -34,6 +34,23 @@ def _photo(megapixels: float):
     return image
 
 
+def _hints(image):
+    """A hints layer for `image`: 30 round dots of 40 px in 6 colours, soft-edged, on a
+    transparent layer, as an editor paints them."""
+    import cv2
+    import numpy as np
+
+    height, width = image.shape[:2]
+    hints = np.zeros((height, width, 4), np.uint8)
+    rng = np.random.default_rng(0)
+    colours = [(200, 40, 40), (40, 90, 200), (60, 160, 60), (220, 200, 60), (150, 80, 40),
+               (240, 180, 170)]
+    for i in range(30):
+        centre = (int(rng.integers(width)), int(rng.integers(height)))
+        cv2.circle(hints, centre, 20, (*colours[i % 6], 255), -1, lineType=cv2.LINE_AA)
+    return hints
+
+
 def _peak_rss_mb() -> float:
     """This process's memory high-water mark. VmHWM belongs to the process image since exec;
     ru_maxrss also keeps the parent's high-water mark from before the fork."""
@@ -47,25 +64,27 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def measure(model_id: str | None, megapixels: float, runs: int) -> dict:
-    """In this process: colorize a photo `runs` times; times and peak RSS."""
+def measure(model_id: str | None, megapixels: float, runs: int, hints: bool = False) -> dict:
+    """In this process: colorize a photo `runs` times (with a hints layer if asked); times
+    and peak RSS."""
     from colorize_ai.model import load_model
     from colorize_ai.pipeline import colorize
 
     model = load_model(model_id, device="cpu")
     image = _photo(megapixels)
+    hint_layer = _hints(image) if hints else None
     rss_before = _peak_rss_mb()
     samples = []
     for _ in range(runs):
         timings: dict = {}
         start = time.perf_counter()
-        out = colorize(image, model, timings=timings)
+        out = colorize(image, model, hints=hint_layer, timings=timings)
         timings["wall"] = time.perf_counter() - start
         samples.append(timings)
         del out
     timed = samples[1:] or samples
     median = {k: statistics.median(s[k] for s in timed) for k in timed[0]}
-    return {"megapixels": image.shape[0] * image.shape[1] / 1e6,
+    return {"megapixels": image.shape[0] * image.shape[1] / 1e6, "hints": hints,
             "shape": list(image.shape), "model": model.spec.id, "provider": model.provider,
             "input_mb": image.nbytes / 1e6, "rss_before_mb": rss_before,
             "peak_rss_mb": _peak_rss_mb(),
@@ -73,13 +92,15 @@ def measure(model_id: str | None, megapixels: float, runs: int) -> dict:
 
 
 def run_sizes(sizes: list[float], runs: int, model: str | None = None,
-              env: dict[str, str] | None = None) -> list[dict]:
+              env: dict[str, str] | None = None, hints: bool = False) -> list[dict]:
     """measure() for each size, each in a fresh process (own peak RSS)."""
     results = []
     for size in sizes:
         cmd = [sys.executable, __file__, "--child", str(size), "--runs", str(runs)]
         if model:
             cmd += ["--model", model]
+        if hints:
+            cmd.append("--hints")
         run = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
         results.append(json.loads(run.stdout.strip().splitlines()[-1]))
     return results
@@ -91,13 +112,16 @@ def table(results: list[dict]) -> list[str]:
              "input (MB) | peak RSS (MB) |", "|---|---|---|---|---|---|---|"]
     for r in results:
         other = r["total_s"] - r["model_s"]
-        lines.append(f"| {r['megapixels']:.0f} MP {r['shape'][1]}x{r['shape'][0]} RGBA u8 | "
+        with_hints = " + hints layer" if r.get("hints") else ""
+        lines.append(f"| {r['megapixels']:.0f} MP {r['shape'][1]}x{r['shape'][0]} RGBA u8"
+                     f"{with_hints} | "
                      f"{r['total_s']:.2f} | {r['model_s']:.3f} | {other:.2f} | "
                      f"{100 * other / r['total_s']:.0f} % | {r['input_mb']:.0f} | "
                      f"{r['peak_rss_mb']:.0f} |")
     lines.append("\nstages (median, s): " + "; ".join(
         f"{r['megapixels']:g} MP: prepare {r['prepare_s']:.2f}, model {r['model_s']:.3f}, "
-        f"compose {r['compose_s']:.2f}" for r in results))
+        + (f"hints {r['hints_s']:.3f}, " if "hints_s" in r else "")
+        + f"compose {r['compose_s']:.2f}" for r in results))
     return lines
 
 
@@ -108,14 +132,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="photo sizes in megapixels")
     parser.add_argument("--runs", type=int, default=3, help="runs per size, first is warm-up")
     parser.add_argument("--json", help="also write the results to this JSON file")
+    parser.add_argument("--hints", action="store_true", help="with a hints layer (30 dots)")
     parser.add_argument("--child", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.child is not None:
-        print(json.dumps(measure(args.model, args.child, args.runs)))
+        print(json.dumps(measure(args.model, args.child, args.runs, args.hints)))
         return 0
 
-    results = run_sizes(args.sizes, args.runs, args.model)
+    results = run_sizes(args.sizes, args.runs, args.model, hints=args.hints)
     print(f"machine: {platform.processor() or platform.machine()}, "
           f"{platform.python_implementation()} {platform.python_version()}; "
           f"model {results[0]['model']} on {results[0]['provider']}")

@@ -7,6 +7,13 @@ For every photo (centre square, resized to size x size) and every model: PSNR on
 SSIM (scikit-image), and Hasler and Suesstrunk colourfulness, with the trivial grey output
 (ab = 0) as a reference row. Writes out/EVALUATION.md, out/evaluation.json and
 out/contact_sheet.png (grey input | each model | ground truth).
+
+    python tools/evaluate.py --hints --images DATA/test --models hints-ours baseline-ours \
+        --hint-model hints-ours --out docs
+
+runs the colour-hint protocol instead (hint_eval.py): PSNR and SSIM against the number of
+simulated hints, with Levin et al. (2004) as the reference row; writes out/HINTS.md,
+out/hints_evaluation.json, out/images/hints_psnr.png and out/images/hints_contact_sheet.png.
 """
 
 from __future__ import annotations
@@ -190,9 +197,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--folders", nargs="*", default=None, help="model folders to search")
     parser.add_argument("--out", type=Path, default=Path("docs"))
     parser.add_argument("--title", default="Evaluation")
+    parser.add_argument("--hints", action="store_true", help="run the colour-hint protocol")
+    parser.add_argument("--hint-model", help="with --hints: the model trained on hints")
     args = parser.parse_args(argv)
     from colorize_ai.errors import ColorizeError
 
+    if args.hints:
+        return evaluate_hints(args)
     try:
         photos = load_photos(args.images, args.size, args.limit)
         summary, outputs = evaluate(photos, args.models, args.size, args.folders)
@@ -205,6 +216,31 @@ def main(argv: list[str] | None = None) -> int:
     (args.out / "EVALUATION.md").write_text(markdown(summary, args.title), encoding="utf-8")
     contact_sheet(photos, outputs).save(args.out / "contact_sheet.png", optimize=True)
     print(markdown(summary, args.title))
+    return 0
+
+
+def evaluate_hints(args: argparse.Namespace) -> int:
+    import hint_eval
+
+    from colorize_ai.errors import ColorizeError
+
+    try:
+        photos = load_photos(args.images, args.size, args.limit)
+        summary, shown = hint_eval.run(photos, args.models, args.size, args.folders, scores,
+                                       grey_output)
+    except (EvaluationError, ColorizeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    (args.out / "images").mkdir(parents=True, exist_ok=True)
+    (args.out / "hints_evaluation.json").write_text(json.dumps(summary, indent=1) + "\n",
+                                                    encoding="utf-8")
+    text = hint_eval.markdown(summary, args.hint_model)
+    (args.out / "HINTS.md").write_text("# Colour hints: evaluation\n\n" + text, encoding="utf-8")
+    hint_eval.plot(summary, args.out / "images" / "hints_psnr.png")
+    names = [n for n in summary["models"] if not n.startswith("grey")]
+    hint_eval.contact_sheet(photos, shown, names, grey_output).save(
+        args.out / "images" / "hints_contact_sheet.png", optimize=True)
+    print(text)
     return 0
 
 

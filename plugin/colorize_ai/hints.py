@@ -31,6 +31,7 @@ EDGE_SIGMA = 4.0  # L difference (0-100) at which a neighbour's pull falls to ex
 SCREEN = 1e-4  # pull towards the model's own prediction: influence decays over ~1/sqrt(SCREEN)
 HINT_WEIGHT = 1e3  # hinted cells keep their hint colour (a soft but firm constraint)
 ITERATIONS_PER_LEVEL = 60
+ABSOLUTE = False
 COARSEST = 16  # the coarse-to-fine solve starts at this side or below
 TOLERANCE = 1e-3  # of the preconditioned residual, relative to the start's
 
@@ -155,28 +156,38 @@ def _half(plane: np.ndarray) -> np.ndarray:
     return np.stack([cv2.resize(p, size, interpolation=cv2.INTER_AREA) for p in plane])
 
 
-def _correction(lightness: np.ndarray, mask: np.ndarray, wanted: np.ndarray) -> np.ndarray:
-    """The correction field (2 x h x w): `wanted` where mask is 1, spread elsewhere. Solved
-    coarse to fine (each level starts from the enlarged solution of the next coarser one),
-    since plain conjugate gradients would need hundreds of sweeps to carry a hint across
-    the picture."""
+def _propagate(lightness: np.ndarray, mask: np.ndarray, wanted: np.ndarray,
+               prior: np.ndarray | None) -> np.ndarray:
+    """The field (2 x h x w) that is `wanted` where mask is 1, `prior` (or 0) far from the
+    hints, and smooth along the edges of `lightness` in between. Solved coarse to fine (each
+    level starts from the enlarged solution of the next coarser one), since plain conjugate
+    gradients would need hundreds of sweeps to carry a hint across the picture."""
     rows, cols = mask.shape
     if min(rows, cols) > COARSEST:
         coarse_mask = _half(mask)
         coarse_wanted = _half(mask[None] * wanted) / np.maximum(coarse_mask, 1e-6)[None]
-        coarse = _correction(_half(lightness), coarse_mask, coarse_wanted)
+        coarse = _propagate(_half(lightness), coarse_mask, coarse_wanted,
+                            None if prior is None else _half(prior))
         x = np.stack([cv2.resize(c, (cols, rows), interpolation=cv2.INTER_LINEAR)
                       for c in coarse])
     else:
-        x = np.zeros((2, rows, cols), np.float32)
+        x = np.zeros((2, rows, cols), np.float32) if prior is None else prior.copy()
     hinted = (mask * HINT_WEIGHT)[None].astype(np.float32)
-    return _solve(lightness, hinted, hinted * wanted, x, ITERATIONS_PER_LEVEL)
+    target = hinted * wanted
+    if prior is not None:
+        target += SCREEN * prior
+    return _solve(lightness, hinted, target, x, ITERATIONS_PER_LEVEL)
 
 
 def spread_hints(lightness: np.ndarray, ab: np.ndarray, cells: HintCells) -> np.ndarray:
     """The prediction `ab` (h x w x 2) corrected towards the hints (cells at h x w), the
     correction spread along the edges of `lightness` (h x w, L units) and fading with
     distance from the hints."""
+    lightness, mask = lightness.astype(np.float32), cells.mask.astype(np.float32)
+    if ABSOLUTE:
+        field = _propagate(lightness, mask, cells.ab.transpose(2, 0, 1).astype(np.float32),
+                           np.ascontiguousarray(ab.transpose(2, 0, 1), dtype=np.float32))
+        return field.transpose(1, 2, 0)
     wanted = (cells.ab - ab).transpose(2, 0, 1).astype(np.float32)
-    x = _correction(lightness.astype(np.float32), cells.mask.astype(np.float32), wanted)
+    x = _propagate(lightness, mask, wanted, None)
     return ab + x.transpose(1, 2, 0)

@@ -319,5 +319,68 @@ def damaged_manifest():
     return {"run": outcome, "before": before, "after": state(image)}
 
 
+def hints_image(layer_kind=Gimp.ImageType.RGBA_IMAGE):
+    """The photo with a hints layer larger than it and shifted: red painted over the photo's
+    left part, blue over its right part, transparent elsewhere."""
+    image = load(S["photo"])
+    w, h = S["hints_size"]
+    with open(S["hints"], "rb") as f:
+        data = f.read()
+    hints = new_layer(image, "Colour hints", w, h, layer_kind, "R'G'B'A u8", data,
+                      offsets=S["hints_offsets"], position=0)
+    return image, image.get_layers()[1], hints
+
+
+@case
+def hints_red_blue():
+    image, source, hints = hints_image()
+    before = state(image)
+    outcome = run(image, [source], model=S["model_a"], hints=hints)
+    result = [layer for layer in image.get_layers() if layer.get_name().startswith("Colorized")]
+    return {"run": outcome, "before": before, "after": state(image),
+            "hints_visible": bool(hints.get_visible()),
+            "result": dump(result[0], "hints_red_blue", "R'G'B' u8") if result else None}
+
+
+@case
+def hints_none_is_the_plain_run():
+    image, source, hints = hints_image()
+    outcome = run(image, [source], model=S["model_a"], hints=None)
+    return {"run": outcome, "hints_visible": bool(hints.get_visible()),
+            "result": dump(image.get_layers()[1], "hints_none", "R'G'B' u8")}
+
+
+@case
+def hints_group_refused():
+    image, source, hints = hints_image()
+    group = Gimp.GroupLayer.new(image, "a group")
+    image.insert_layer(group, None, 0)
+    before = state(image)
+    outcome = run(image, [source], model=S["model_a"], hints=group)
+    return {"run": outcome, "before": before, "after": state(image)}
+
+
+@case
+def hints_text_refused():
+    image, source, hints = hints_image()
+    text = Gimp.TextLayer.new(image, "red", Gimp.context_get_font(), 12.0, Gimp.Unit.pixel())
+    image.insert_layer(text, None, 0)
+    before = state(image)
+    outcome = run(image, [source], model=S["model_a"], hints=text)
+    return {"run": outcome, "before": before, "after": state(image)}
+
+
+@case
+def hints_without_alpha_refused():
+    image = load(S["photo"])
+    source = image.get_layers()[0]
+    w, h = S["gray_size"]
+    opaque = new_layer(image, "opaque", w, h, Gimp.ImageType.RGB_IMAGE, "R'G'B' u8",
+                       b"\xff\x00\x00" * (w * h), position=0)
+    before = state(image)
+    outcome = run(image, [source], model=S["model_a"], hints=opaque)
+    return {"run": outcome, "before": before, "after": state(image)}
+
+
 with open(os.path.join(OUT, "results.json"), "w") as f:
     json.dump(results, f, indent=1)
