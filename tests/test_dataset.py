@@ -224,3 +224,139 @@ def test_gcompris_versions_share_picture_ids_and_review_entries():
         "erase/resource/bee.jpg", "details/resource/image/Neuschwanstein_background.jpg")
     assert dataset.picture_id("gcompris-qt-data", crop) == \
         "gcompris-qt-data/explore_monuments/resource/germany/neuschwansteinCastle"
+
+
+# GitHub sources: a committed list of sha256, copies checked against it, BSDS500's evaluation
+# folders left out, and the earlier sources' pictures (and so their splits) left alone.
+
+def _git(*args, cwd):
+    import os
+    import subprocess
+
+    who = {f"GIT_{role}_{key}": value for role in ("AUTHOR", "COMMITTER")
+           for key, value in (("NAME", "test"), ("EMAIL", "test@example.org"))}
+    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True,
+                   env={**os.environ, **who})
+
+
+def fake_bsds500(root: Path, bare: bool = False) -> Path:
+    """A git clone of BIDS/BSDS500 with one photograph in each of train, val and test: a work
+    tree, or a bare repository on request."""
+    tree = root / "work" / "BSDS500"
+    for i, folder in enumerate(("train", "val", "test")):
+        images = tree / "BSDS500/data/images" / folder
+        images.mkdir(parents=True)
+        Image.fromarray(photo_like(40 + i, 321, 481)).save(images / f"{100 + i}.jpg", quality=95)
+    _git("init", "-q", cwd=tree)
+    _git("add", ".", cwd=tree)
+    _git("commit", "-q", "-m", "pictures", cwd=tree)
+    if not bare:
+        return tree
+    _git("clone", "-q", "--bare", str(tree), str(root / "mirror" / "BSDS500.git"), cwd=root)
+    return root / "mirror" / "BSDS500.git"
+
+
+@pytest.mark.parametrize("bare", [False, True])
+def test_github_list_leaves_out_bsds500_evaluation_folders(tmp_path, monkeypatch, bare):
+    import github_photos
+
+    clone = fake_bsds500(tmp_path, bare)
+    monkeypatch.setattr(github_photos, "SOURCES", {"bsds500": github_photos.SOURCES["bsds500"]})
+    listed = github_photos.make_list(clone.parent)
+    assert list(listed["bsds500"]["files"]) == ["BSDS500/data/images/train/100.jpg"]
+    counts = github_photos.fetch(clone.parent, tmp_path / "cache", listed)
+    assert counts == {"bsds500": 1}
+    copied = [p.relative_to(tmp_path / "cache/github/bsds500").as_posix()
+              for p in (tmp_path / "cache/github").rglob("*.jpg")]
+    assert copied == ["BSDS500/data/images/train/100.jpg"]
+
+
+def test_a_list_naming_an_evaluation_folder_is_refused(tmp_path):
+    import github_photos
+
+    listed = {"bsds500": {"commit": "0" * 40,
+                          "files": {"BSDS500/data/images/test/100.jpg": "0" * 64}}}
+    (tmp_path / "list.json").write_text(json.dumps(listed))
+    with pytest.raises(github_photos.SourceError, match="must stay unseen"):
+        github_photos.load_list(tmp_path / "list.json")
+    assert all(rel.startswith("BSDS500/data/images/train/")
+               for rel in github_photos.load_list()["bsds500"]["files"])
+
+
+def test_a_file_whose_sha256_differs_is_refused(tmp_path):
+    import github_photos
+
+    clone = fake_bsds500(tmp_path)
+    rel = "BSDS500/data/images/train/100.jpg"
+    good = github_photos.sha256_of((clone / rel).read_bytes())
+    listed = {"bsds500": {"commit": "HEAD", "files": {rel: good}}}
+    assert github_photos.fetch(clone.parent, tmp_path / "cache", listed) == {"bsds500": 1}
+    (clone / rel).write_bytes((clone / rel).read_bytes() + b"changed")
+    with pytest.raises(github_photos.SourceError, match="sha256 differs"):
+        github_photos.fetch(clone.parent, tmp_path / "other", listed)
+    assert not (tmp_path / "other" / "github" / "bsds500" / rel).exists()
+    # A cached copy changed after the fetch is refused by the build too.
+    cached = tmp_path / "cache" / "github" / "bsds500" / rel
+    cached.write_bytes(b"not the listed file")
+    with pytest.raises(github_photos.SourceError, match="differs from the committed list"):
+        github_photos.verified_files(tmp_path / "cache", listed)
+
+
+def test_fetch_github_without_a_clone_says_how_to_get_one(tmp_path, capsys):
+    assert dataset.main(["fetch-github", "--github-mirror", str(tmp_path),
+                         "--cache", str(tmp_path / "cache")]) == 1
+    message = capsys.readouterr().err
+    assert "git clone https://github.com/" in message and "Traceback" not in message
+
+
+def test_github_pictures_are_reviewed_and_never_take_an_earlier_picture(tmp_path, monkeypatch):
+    import github_photos
+
+    debian = tmp_path / "extract" / "fake-backgrounds" / "usr/share/backgrounds"
+    debian.mkdir(parents=True)
+    for i in range(4):
+        Image.fromarray(photo_like(60 + i, 300, 400)).save(debian / f"photo{i}.png")
+    monkeypatch.setattr(dataset, "PACKAGES", {"fake-backgrounds": ("usr/share/backgrounds",)})
+    monkeypatch.setattr(dataset, "SKIMAGE_PHOTOS", ())
+    monkeypatch.setattr(dataset, "OPENCV_HTML_PHOTOS", ())
+    monkeypatch.setattr(github_photos, "LIST_FILE", tmp_path / "list.json")
+    (tmp_path / "list.json").write_text("{}")
+    dataset.build(tmp_path, tmp_path / "v1")
+    before = {e["path"]: e["split"] for e in
+              json.loads((tmp_path / "v1" / "index.json").read_text())}
+
+    repo = tmp_path / "mirror" / "imagenet-sample-images"  # a work tree, as `git clone` makes
+    repo.mkdir(parents=True)
+    Image.fromarray(photo_like(70, 375, 500)).save(repo / "n1_colour.JPEG", quality=95)
+    grey = cv2.cvtColor(photo_like(71, 375, 500), cv2.COLOR_RGB2GRAY)
+    Image.fromarray(grey).save(repo / "n2_grey.JPEG", quality=95)  # one-channel, as ImageNet's
+    # A larger copy of a Debian picture: the Debian file (and so its split) must stay.
+    big = cv2.resize(photo_like(60, 300, 400), (800, 600), interpolation=cv2.INTER_CUBIC)
+    Image.fromarray(big).save(repo / "n3_copy.JPEG", quality=95)
+    files = {p.name: github_photos.sha256_of(p.read_bytes()) for p in repo.iterdir()}
+    listed = {"imagenet-sample-images": {"commit": "HEAD", "files": files}}
+    (tmp_path / "list.json").write_text(json.dumps(listed))
+    assert github_photos.fetch(tmp_path / "mirror", tmp_path, listed) == {
+        "imagenet-sample-images": 3}
+
+    candidates = dataset.build(tmp_path, tmp_path / "v2")
+    verdicts = {c.path: c.verdict for c in candidates}
+    assert verdicts["n1_colour.JPEG"] == "photo"
+    assert "nearly grey" in verdicts["n2_grey.JPEG"]
+    assert verdicts["n3_copy.JPEG"] == ("dropped: same picture as fake-backgrounds:"
+                                        "usr/share/backgrounds/photo0.png")
+    after = {e["path"]: e["split"] for e in
+             json.loads((tmp_path / "v2" / "index.json").read_text())}
+    assert {p: after[p] for p in before} == before
+    assert after["n1_colour.JPEG"] == dataset.split_of("imagenet-sample-images/n1_colour")
+    licence, _ = dataset.licence_of(tmp_path, {"source": "imagenet-sample-images",
+                                               "path": "n1_colour.JPEG"})
+    assert "research only" in licence
+
+
+def test_a_github_picture_never_takes_a_later_debian_sources_picture():
+    debian = dataset.Candidate("gcompris-qt-data", "a.webp", 600, 400, picture="gc/a", dhash=9)
+    github = dataset.Candidate("imagenet-sample-images", "a.JPEG", 1200, 800, picture="in/a",
+                               dhash=9)
+    assert dataset._collapse_duplicates([github, debian], {0: None, 1: None}) == [1]
+    assert github.verdict == "dropped: same picture as gcompris-qt-data:a.webp"

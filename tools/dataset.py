@@ -1,6 +1,8 @@
-"""Build the training photographs from Debian packages and scikit-image's samples.
+"""Build the training photographs from Debian packages, scikit-image's samples and two public
+GitHub repositories (see github_photos.py).
 
     python tools/dataset.py fetch --cache /work/cache/dataset     # apt-get download + dpkg-deb -x
+    python tools/dataset.py fetch-github --github-mirror DIR --cache /work/cache/dataset
     python tools/dataset.py build --cache /work/cache/dataset --out /work/cache/data
     python tools/dataset.py report --cache /work/cache/dataset --out /work/cache/data \
         --doc docs/DATASET.md    # regenerates the tables below the marker line of the doc
@@ -25,6 +27,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+import github_photos
 from apt_sources import debian_mirror
 
 # Debian package -> folders (inside the package) that hold its pictures.
@@ -66,6 +69,8 @@ RCC_DIR = "usr/share/gcompris-qt/rcc"
 # Sources added after the first build: a picture they share with an earlier source stays that
 # source's picture (same id, same split), even where their file is larger.
 ADDED_LATER = frozenset({"palapeli-data", "gcompris-qt-data", *SUITE_PACKAGES})
+# The GitHub sources came last of all: they never take a Debian or scikit-image picture.
+ADDED_LAST = frozenset(github_photos.SOURCES)
 # scikit-image's colour photographs (its data/README.txt gives each one's licence).
 SKIMAGE_PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png")
 # OpenCV's HTML documentation: mostly figures, so only these photographs (looked at by a person).
@@ -149,7 +154,7 @@ NOT_PHOTOS = frozenset({
         "details/resource/image/VincentVanGogh0019_background",
         "details/resource/image/VincentVanGoghBridge_background",
     )
-}
+} | github_photos.NOT_PHOTOS
 # Looked at by a person: photographs whose smooth bokeh, sky or white ground fails a statistic.
 PHOTOS = frozenset({
     "mate-backgrounds:usr/share/backgrounds/mate/nature/Aqua.jpg",
@@ -184,7 +189,7 @@ PHOTOS = frozenset({
         "explore_monuments/resource/france/eiffelTower",
         "explore_monuments/resource/usa/statueofLiberty",
     )
-}
+} | github_photos.PHOTOS
 # Pictures shipped twice under other names, in crops the difference hash misses (found by eye
 # on a list of look-alike pairs): picture id -> the id of the same picture.
 SAME_PICTURE = {
@@ -433,6 +438,7 @@ def find_candidates(cache: Path) -> list[tuple[str, Path, str]]:
         for f in sorted(html.rglob(fname))[:1]:
             rel = f.relative_to(cache / "extract" / "opencv-doc").as_posix()
             found.append(("opencv-doc", f, rel))
+    found += github_photos.verified_files(cache)
     import skimage.data
 
     skdir = Path(skimage.data.__file__).parent
@@ -497,7 +503,7 @@ def build(cache: Path, out: Path) -> list[Candidate]:
 def _collapse_duplicates(candidates: list[Candidate], pixels: dict[int, np.ndarray]) -> list[int]:
     """Keep the largest file of each picture (same path-derived id or near-equal hash), files
     of earlier sources before those of ADDED_LATER ones."""
-    order = sorted(pixels, key=lambda i: (candidates[i].source in ADDED_LATER,
+    order = sorted(pixels, key=lambda i: (_added_rank(candidates[i].source),
                                           -candidates[i].width * candidates[i].height))
     kept: list[int] = []
     for i in order:
@@ -511,6 +517,11 @@ def _collapse_duplicates(candidates: list[Candidate], pixels: dict[int, np.ndarr
         else:
             kept.append(i)
     return sorted(kept)
+
+
+def _added_rank(source: str) -> int:
+    """0 for the first build's sources, then 1 and 2 for those added after it, in that order."""
+    return 2 if source in ADDED_LAST else 1 if source in ADDED_LATER else 0
 
 
 def _resized(rgb: np.ndarray) -> Image.Image:
@@ -543,6 +554,9 @@ def debian_licences(copyright_file: Path) -> list[tuple[list[str], str, str]]:
 def licence_of(cache: Path, entry: dict) -> tuple[str, str]:
     """(licence, author) of a kept picture, from its package's own records."""
     source, rel = entry["source"], entry["path"]
+    if source in github_photos.SOURCES:
+        spec = github_photos.SOURCES[source]
+        return spec.terms + (" (research only)" if spec.research_only else ""), spec.author
     if source == "scikit-image":
         return SKIMAGE_LICENCES.get(Path(rel).name, "see scikit-image data/README"), ""
     root, package = cache / "extract" / source, package_of(source)
@@ -628,19 +642,39 @@ def report(cache: Path, out: Path, doc: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("command", choices=["fetch", "build", "all", "report"])
+    parser.add_argument("command", choices=["fetch", "fetch-github", "build", "all", "report"])
     parser.add_argument("--cache", type=Path, default=Path("/work/cache/dataset"))
     parser.add_argument("--out", type=Path, default=Path("/work/cache/data"))
     parser.add_argument("--doc", type=Path, default=Path("docs/DATASET.md"))
+    parser.add_argument("--github-mirror", type=Path,
+                        help="folder holding a clone of each GitHub source (see github_photos.py)")
     args = parser.parse_args(argv)
+    try:
+        return _run(args)
+    except github_photos.SourceError as error:
+        print(f"dataset.py: {error}", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "fetch-github" and args.github_mirror is None:
+        raise github_photos.SourceError("fetch-github needs --github-mirror DIR.")
     if args.command in ("fetch", "all"):
         fetch(args.cache)
+    if args.command == "fetch-github" or (args.command == "all" and args.github_mirror):
+        copied = github_photos.fetch(args.github_mirror, args.cache)
+        print(f"verified and copied: {copied}")
     if args.command in ("build", "all"):
         candidates = build(args.cache, args.out)
         counts: dict[str, int] = {}
+        by_source: dict[str, dict[str, int]] = {}
         for entry in json.loads((args.out / "index.json").read_text(encoding="utf-8")):
             counts[entry["split"]] = counts.get(entry["split"], 0) + 1
+            splits = by_source.setdefault(entry["source"], {})
+            splits[entry["split"]] = splits.get(entry["split"], 0) + 1
         print(f"{len(candidates)} files, kept {sum(counts.values())} pictures: {counts}")
+        for source, splits in sorted(by_source.items()):
+            print(f"  {source}: {splits}")
     if args.command == "report":
         report(args.cache, args.out, args.doc)
     return 0

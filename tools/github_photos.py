@@ -1,0 +1,205 @@
+"""Photographs from public GitHub repositories: a committed list (path + sha256 per file) and the
+copy of each listed file, checked against that list, from a clone the user made.
+
+    git clone https://github.com/EliSchwartz/imagenet-sample-images DIR/imagenet-sample-images
+    git clone https://github.com/BIDS/BSDS500 DIR/BSDS500
+    python tools/dataset.py fetch-github --github-mirror DIR --cache /work/cache/dataset
+
+A clone may be a work tree or a bare repository (`git clone --bare`); a work tree's files are
+read as they are, a bare one's at the listed commit. Nothing of the pictures is committed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+LIST_FILE = Path(__file__).with_name("github_photos.json")
+# The cache keeps each source's verified copies under <cache>/github/<source>/.
+CACHE_DIR = "github"
+
+
+@dataclass(frozen=True)
+class Source:
+    repo: str  # owner/name on GitHub
+    folders: tuple[str, ...]  # where its pictures are ("" for the top folder)
+    suffixes: tuple[str, ...]
+    terms: str
+    author: str
+    research_only: bool
+    # Folders never taken, whatever a list says: standard evaluation sets stay unseen.
+    excluded: tuple[str, ...] = ()
+
+
+SOURCES: dict[str, Source] = {
+    "imagenet-sample-images": Source(
+        "EliSchwartz/imagenet-sample-images", ("",), (".JPEG",),
+        "ImageNet terms of access: non-commercial research and educational use only",
+        "Flickr and other web photographers (collected by ImageNet)", research_only=True),
+    # BSDS500's val folder is BSDS300's test set, from which BSD68/CBSD68 (denoising) and
+    # BSD100 (super-resolution) are drawn; its test folder is the benchmark's own test set.
+    "bsds500": Source(
+        "BIDS/BSDS500", ("BSDS500/data/images/train",), (".jpg",),
+        "Berkeley Segmentation Data Set 500: no licence stated for the images (Corel photographs); "
+        "research use, citation requested (Arbelaez et al., TPAMI 33(5), 2011)",
+        "Corel Stock Photo collection, via UC Berkeley", research_only=True,
+        excluded=("BSDS500/data/images/val/", "BSDS500/data/images/test/")),
+}
+
+# Looked at by a person on contact sheets of every verdict, as the Debian pictures were.
+# Photographs with a white ground, bokeh or plain sky that fail a statistic:
+PHOTOS = frozenset(
+    {f"bsds500:BSDS500/data/images/train/{n}.jpg" for n in ("135069", "238011", "60079")}
+    | {f"imagenet-sample-images:{n}.JPEG" for n in (
+        "n01644373_tree_frog", "n01704323_triceratops", "n02006656_spoonbill",
+        "n02094258_Norwich_terrier", "n02167151_ground_beetle", "n02264363_lacewing",
+        "n02281787_lycaenid", "n02364673_guinea_pig", "n02669723_academic_gown",
+        "n02808440_bathtub", "n02869837_bonnet", "n02910353_buckle", "n02977058_cash_machine",
+        "n03255030_dumbbell", "n03544143_hourglass", "n03676483_lipstick", "n03777754_modem",
+        "n03814639_neck_brace", "n03908618_pencil_box", "n03935335_piggy_bank",
+        "n03944341_pinwheel", "n03970156_plunger", "n04136333_sarong", "n04162706_seat_belt",
+        "n04265275_space_heater", "n04332243_strainer", "n04398044_teapot",
+        "n04501370_turnstile", "n04548280_wall_clock", "n04552348_warplane",
+        "n04579432_whistle", "n04584207_wig", "n07615774_ice_lolly", "n07714990_broccoli",
+        "n07745940_strawberry")})
+# Not photographs, or photographs inside drawn frames, that pass the statistics: a drawing, a
+# book cover, a web page, an advertisement, a catalogue collage, framed and tilted prints.
+NOT_PHOTOS = frozenset(f"imagenet-sample-images:{n}.JPEG" for n in (
+    "n04179913_sewing_machine", "n07248320_book_jacket", "n06359193_web_site", "n04367480_swab",
+    "n02837789_bikini", "n02100583_vizsla", "n02100877_Irish_setter", "n02129165_lion",
+    "n04141076_sax", "n04326547_stone_wall"))
+
+
+class SourceError(ValueError):
+    """A clone, list or file that cannot be used; its message is one sentence for the user."""
+
+
+def sha256_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def load_list(path: Path | None = None) -> dict[str, dict]:
+    """The committed list: source -> {"commit": ..., "files": {path: sha256}}; a list naming a file
+    in an excluded folder or of an unknown source is refused."""
+    path = LIST_FILE if path is None else path
+    listed = json.loads(path.read_text(encoding="utf-8"))
+    for name, entry in listed.items():
+        if name not in SOURCES:
+            raise SourceError(f"{path} names an unknown source {name!r}.")
+        for rel in entry["files"]:
+            if is_excluded(name, rel):
+                raise SourceError(f"{path} lists {name}:{rel}, in a folder that must stay unseen.")
+    return listed
+
+
+def is_excluded(source: str, rel: str) -> bool:
+    return any(rel.startswith(folder) for folder in SOURCES[source].excluded)
+
+
+def find_clone(mirror: Path, source: str) -> Path:
+    """The clone of a source's repository under `mirror`: <name>, <name>.git, <owner>/<name> or
+    <owner>+<name>/repo (the layout of a mirror of bare repositories)."""
+    owner, name = SOURCES[source].repo.split("/")
+    for candidate in (mirror / name, mirror / f"{name}.git", mirror / owner / name,
+                      mirror / f"{owner}+{name}" / "repo"):
+        if candidate.is_dir():
+            return candidate
+    raise SourceError(f"No clone of {SOURCES[source].repo} under {mirror}: run "
+                      f"`git clone https://github.com/{SOURCES[source].repo} {mirror / name}`.")
+
+
+def _is_bare(clone: Path) -> bool:
+    return (clone / "HEAD").is_file() and (clone / "objects").is_dir()
+
+
+def read_file(clone: Path, commit: str, rel: str) -> bytes | None:
+    """A file's bytes from a work tree, or from a bare repository at `commit`; None if absent."""
+    if not _is_bare(clone):
+        path = clone / rel
+        return path.read_bytes() if path.is_file() else None
+    done = subprocess.run(["git", "--git-dir", str(clone), "show", f"{commit}:{rel}"],
+                          capture_output=True)
+    return done.stdout if done.returncode == 0 else None
+
+
+def fetch(mirror: Path, cache: Path, listed: dict[str, dict] | None = None) -> dict[str, int]:
+    """Copy every listed file whose sha256 matches into cache/github/<source>/; raise SourceError
+    naming the files that are missing or differ (those are never written). Returns counts."""
+    listed = load_list() if listed is None else listed
+    counts: dict[str, int] = {}
+    bad: list[str] = []
+    for source, entry in listed.items():
+        clone = find_clone(mirror, source)
+        target = cache / CACHE_DIR / source
+        for rel, expected in sorted(entry["files"].items()):
+            data = read_file(clone, entry["commit"], rel)
+            if data is None or sha256_of(data) != expected:
+                bad.append(f"{source}:{rel} ({'missing' if data is None else 'sha256 differs'})")
+                continue
+            (target / rel).parent.mkdir(parents=True, exist_ok=True)
+            (target / rel).write_bytes(data)
+            counts[source] = counts.get(source, 0) + 1
+    if bad:
+        raise SourceError(f"{len(bad)} file(s) do not match the committed list and were refused, "
+                          f"e.g. {', '.join(bad[:3])}; clone the listed commit again.")
+    return counts
+
+
+def verified_files(cache: Path, listed: dict[str, dict] | None = None
+                   ) -> list[tuple[str, Path, str]]:
+    """(source, file, path in the repository) of every listed file in the cache; a file whose
+    sha256 no longer matches is refused (SourceError), one not fetched yet is left out."""
+    listed = load_list() if listed is None else listed
+    found = []
+    for source, entry in listed.items():
+        for rel, expected in sorted(entry["files"].items()):
+            path = cache / CACHE_DIR / source / rel
+            if not path.is_file():
+                continue
+            if sha256_of(path.read_bytes()) != expected:
+                raise SourceError(f"{path} differs from the committed list: "
+                                  "run fetch-github again.")
+            found.append((source, path, rel))
+    return found
+
+
+def make_list(mirror: Path, commits: dict[str, str] | None = None) -> dict[str, dict]:
+    """A list of every picture file of every source in its clone's commit (HEAD unless given),
+    leaving excluded folders out: how the committed list was made."""
+    listed = {}
+    for source, spec in SOURCES.items():
+        clone = find_clone(mirror, source)
+        commit = (commits or {}).get(source) or _head(clone)
+        files = {}
+        for rel in _tracked(clone, commit):
+            folder = rel.rpartition("/")[0]
+            if folder in spec.folders and rel.endswith(spec.suffixes) \
+                    and not is_excluded(source, rel):
+                data = read_file(clone, commit, rel)
+                if data is not None:
+                    files[rel] = sha256_of(data)
+        listed[source] = {"repo": spec.repo, "commit": commit, "files": files}
+    return listed
+
+
+def _head(clone: Path) -> str:
+    return _git(clone, "rev-parse", "HEAD").strip()
+
+
+def _tracked(clone: Path, commit: str) -> list[str]:
+    return _git(clone, "ls-tree", "-r", "--name-only", commit).splitlines()
+
+
+def _git(clone: Path, *args: str) -> str:
+    git_dir = clone if _is_bare(clone) else clone / ".git"
+    if shutil.which("git") is None:
+        raise SourceError("git is needed to read a clone; install it (apt-get install git).")
+    done = subprocess.run(["git", "--git-dir", str(git_dir), *args], capture_output=True,
+                          text=True)
+    if done.returncode != 0:
+        raise SourceError(f"git could not read {clone}: {done.stderr.strip()}")
+    return done.stdout
