@@ -267,6 +267,7 @@ def test_model_option_fetches_with_the_converter(home, fake_venv, monkeypatch, c
 
     def fake_run(cmd, **kwargs):
         commands.append(cmd)
+        assert kwargs["env"]["ORT_DISABLE_TELEMETRY"] == "1"  # no device id in ~/.cache
         models = Path(cmd[cmd.index("--dest") + 1])
         add_model(models, "zhang-eccv16")  # what the converter would install
         os.makedirs(os.path.join(os.path.dirname(models), "downloads"), exist_ok=True)
