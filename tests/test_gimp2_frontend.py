@@ -74,7 +74,7 @@ def run(tmp_path_factory):
     add_model(models, "tiny", default=True)
     add_model(models, "tiny-b", tiny_graph(stride=2))
     add_model(models, "later", name="Later model", file=None, sha256=None,
-              install="python installer.py --model later")
+              install="python3 installer.py --model later")
     (models / "later.onnx").unlink()
     gimp = installer.Gimp("2.10", str(tmp / "plug-ins"), "test")
     record = installer.Record(str(tmp / "record.json"))
@@ -99,7 +99,7 @@ def run(tmp_path_factory):
              pixels=b64(np.dstack([g] * 3))),
         dict(base, name="all", model="All installed models (one layer each)", base_type=RGB,
              kind=RGB_IMAGE, pixels=b64(np.dstack([g] * 3))),
-        dict(base, name="missing", model="Later model (not installed: python installer.py "
+        dict(base, name="missing", model="Later model (not installed: python3 installer.py "
              "--model later)", base_type=GRAY, kind=GRAY_IMAGE, pixels=b64(g)),
         dict(base, name="deep", precision=250, base_type=RGB, kind=RGB_IMAGE,
              pixels=b64(np.dstack([g] * 3))),
@@ -130,7 +130,7 @@ def test_registration_matches_the_gimp3_plugin(run):
     params = {p[1]: p for p in reg["params"]}
     assert params["model"][4] == ["Tiny tiny", "Tiny tiny-b",
                                   "All installed models (one layer each)",
-                                  "Later model (not installed: python installer.py --model later)"]
+                                  "Later model (not installed: python3 installer.py --model later)"]
     assert params["device"][4][0].startswith("Automatic")
     assert params["strength"][3] == 1.0 and params["strength"][4][:2] == [0.0, 2.0]
     assert set(params) >= {"render_size", "selection_only"}
@@ -194,7 +194,7 @@ def test_missing_model_says_how_to_install_and_changes_nothing(run):
     case = run["scenarios"]["missing"]
     assert names(case) == ["source"] and case["base_type"] == GRAY
     messages = [c[1] for c in case["calls"] if c[0] == "gimp.message"]
-    assert messages == ["The model Later model is not installed; install it with `python "
+    assert messages == ["The model Later model is not installed; install it with `python3 "
                         "installer.py --model later`, then restart GIMP."]
     assert "undo_group_start" not in [c[0] for c in case["calls"]]
 

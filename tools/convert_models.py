@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Convert published colorization models to ONNX files the Colorize (AI) engine loads.
 
-    python tools/convert_models.py zhang    --prototxt P --caffemodel C --hull H -o models/
-    python tools/convert_models.py baseline MODEL.h5 -o models/
-    python tools/convert_models.py fusion   FUSION.h5 --inception INCEPTION.h5 -o models/
-    python tools/convert_models.py fetch    zhang
+    python3 tools/convert_models.py zhang    --prototxt P --caffemodel C --hull H -o models/
+    python3 tools/convert_models.py baseline MODEL.h5 -o models/
+    python3 tools/convert_models.py fusion   FUSION.h5 --inception INCEPTION.h5 -o models/
+    python3 tools/convert_models.py fetch    zhang
 
 Each subcommand lives in its own module under tools/converters/.
 """

@@ -108,7 +108,7 @@ def list_models_table(device: str) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r[:-1], widths)) + "  " + r[-1] for r in rows]
     if len(specs) == 0:
-        lines.append("(no models found; run `python installer.py`)")
+        lines.append("(no models found; run `python3 installer.py`)")
     return "\n".join(lines)
 
 

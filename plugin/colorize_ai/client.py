@@ -15,8 +15,8 @@ import threading
 
 CONFIG = "config.json"
 ALL_MODELS = "all-installed"  # the front ends' choice "All installed models"
-INSTALL = "python installer.py"
-NOT_SET_UP = ("Colorize (AI) is not set up; run `python installer.py` in its folder, then "
+INSTALL = "python3 installer.py"
+NOT_SET_UP = ("Colorize (AI) is not set up; run `python3 installer.py` in its folder, then "
               "restart GIMP.")
 
 
@@ -131,7 +131,7 @@ def _exchange(python, requests, progress, timeout, package_parent, env):
                                 cwd=os.path.dirname(requests[0]["input"]))
     except OSError as exc:
         raise WorkerError("worker", "The colorization engine could not be started (%s: %s). "
-                          "Run `python installer.py` again." % (python, exc.strerror))
+                          "Run `python3 installer.py` again." % (python, exc.strerror))
     timer = threading.Timer(timeout, proc.kill)
     timer.start()
     responses = []

@@ -64,7 +64,7 @@ def model_choice():
     choice.add(ALL, len(installed), "All installed models (one layer each)",
                "Compare models: one new layer per installed model")
     for n, entry in enumerate(missing, len(installed) + 1):
-        hint = entry.get("install") or "python installer.py"
+        hint = entry.get("install") or "python3 installer.py"
         choice.add(entry["id"], n, f"{entry['name']} (not installed: {hint})",
                    entry.get("description", ""))
     default = manifest.default_entry(installed)
@@ -75,7 +75,7 @@ def missing_models_text():
     _, missing = known_models()
     if not missing:
         return ""
-    lines = [f"{e['name']}: {e.get('install') or 'python installer.py'}" for e in missing]
+    lines = [f"{e['name']}: {e.get('install') or 'python3 installer.py'}" for e in missing]
     return "Models not installed yet (run in the Colorize (AI) folder):\n" + "\n".join(lines)
 
 

@@ -12,7 +12,7 @@ from . import manifest
 from .errors import BadRequest, ModelCorrupt, ModelMissing, ModelUnknown
 from .families import FAMILIES, Family
 
-DEFAULT_INSTALL_HINT = "python installer.py"
+DEFAULT_INSTALL_HINT = "python3 installer.py"
 VARIANTS = ("auto", "exact", "fast")
 # A fast variant runs by default ("auto") only when its measured colour difference from the
 # exact model, over the test photos, is within these (CIEDE2000; issue #6's bar).
@@ -134,7 +134,7 @@ def choose_variant(spec: ModelSpec, variant: str, device: str,
         if not fast:
             raise ModelMissing(
                 f"Model '{spec.id}' has no fast variant for the {device.upper()} installed; "
-                f"make one with `python tools/convert_models.py quantize "
+                f"make one with `python3 tools/convert_models.py quantize "
                 f"{'int8' if device == 'cpu' else 'fp16'} --model {spec.id} ...` or use the "
                 "exact model.")
         return fast[0]

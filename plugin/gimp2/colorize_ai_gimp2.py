@@ -61,7 +61,7 @@ def model_options():
     options = [(e["id"], e["name"]) for e in installed]
     options.append((ALL, "All installed models (one layer each)"))
     options.extend((e["id"], "%s (not installed: %s)" % (
-        e["name"], e.get("install") or "python installer.py")) for e in missing)
+        e["name"], e.get("install") or "python3 installer.py")) for e in missing)
     return options
 
 
