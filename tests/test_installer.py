@@ -465,3 +465,23 @@ def test_windows_is_told_where_the_command_is(tmp_path, monkeypatch):
     record = installer.Record(paths.record)
     assert installer.link_cli(paths, record) == paths.cli
     assert not record.files and not (tmp_path / "data").exists()
+
+
+def test_an_environment_it_made_is_marked_before_pip_runs(home, monkeypatch, tmp_path):
+    """The stamp goes in as soon as the environment exists: after a failed pip, and with the
+    record lost, the installer still knows the environment is its own."""
+    def run_logged(cmd, paths, what, env=None):
+        if cmd[1:3] == ["-m", "venv"]:
+            os.makedirs(os.path.dirname(paths.python))
+            Path(paths.python).touch()
+            return ""
+        raise installer.InstallError(what + ".")
+
+    monkeypatch.setattr(installer, "run_logged", run_logged)
+    data = tmp_path / "data"
+    assert install("--data-dir", str(data), "--device", "cpu") == 1
+    (data / installer.RECORD).unlink()
+    paths = installer.Paths(str(data))
+    record = installer.Record(paths.record)
+    installer.claim_venv(paths, record)  # no "not made by this installer" error
+    assert record.dirs == {paths.venv}
