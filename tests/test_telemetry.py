@@ -14,6 +14,19 @@ from tiny_models import add_model
 REPO = Path(__file__).resolve().parents[1]
 
 
+def test_the_converters_switch_telemetry_off(monkeypatch, tmp_path):
+    """`convert_models.py fetch zhang` (run by the installer's --model) checks the converted
+    model in ONNX Runtime, which it imports only then: the setting must be in place first."""
+    monkeypatch.syspath_prepend(str(REPO / "tools"))
+    from convert_models import main
+
+    monkeypatch.setenv("ORT_DISABLE_TELEMETRY", "0")  # restored after the test
+    # Nothing listens on port 9 of 127.0.0.1: the command fails at once, after its set-up.
+    assert main(["fetch", "zhang", "--base-url", "http://127.0.0.1:9/none", "--dest",
+                 str(tmp_path / "models"), "--cache", str(tmp_path / "cache")]) == 1
+    assert os.environ.get("ORT_DISABLE_TELEMETRY") == "1"
+
+
 def test_sessions_leave_no_telemetry_device_id(tmp_path):
     add_model(tmp_path / "models", "tiny")
     home = tmp_path / "home"

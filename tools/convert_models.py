@@ -12,6 +12,7 @@ Each subcommand lives in its own module under tools/converters/.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -27,6 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     for module in SUBCOMMANDS:
         module.add_parser(sub)
     args = parser.parse_args(argv)
+    # Before any converter imports onnxruntime, as the engine does (colorize_ai/session.py):
+    # no telemetry device id under ~/.cache/Microsoft on the user's machine.
+    os.environ["ORT_DISABLE_TELEMETRY"] = "1"
     try:
         return args.run(args) or 0
     except ConversionError as exc:

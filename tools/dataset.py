@@ -1,8 +1,8 @@
 """Build the training photographs from Debian packages and scikit-image's samples.
 
-    python3 tools/dataset.py fetch --cache /work/cache/dataset     # apt-get download + dpkg-deb -x
-    python3 tools/dataset.py build --cache /work/cache/dataset --out /work/cache/data
-    python3 tools/dataset.py report --cache /work/cache/dataset --out /work/cache/data \
+    python3 tools/dataset.py fetch --cache $WORK/cache/dataset     # apt-get download + dpkg-deb -x
+    python3 tools/dataset.py build --cache $WORK/cache/dataset --out $WORK/cache/data
+    python3 tools/dataset.py report --cache $WORK/cache/dataset --out $WORK/cache/data \
         --doc docs/DATASET.md    # regenerates the tables below the marker line of the doc
 
 `build` keeps only photographs (see `photo_verdict`), collapses the resolutions of one picture into

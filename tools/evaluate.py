@@ -1,6 +1,6 @@
 """Evaluate registered models on a folder of colour photographs, each made grey as input.
 
-    python3 tools/evaluate.py --images /work/cache/data/test --models baseline-ours classes-ours \
+    python3 tools/evaluate.py --images $WORK/cache/data/test --models baseline-ours classes-ours \
         --size 256 --out docs
 
 For every photo (centre square, resized to size x size) and every model: PSNR on 8-bit sRGB,
