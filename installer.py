@@ -458,14 +458,19 @@ def requery(gimp):
         os.utime(entry, None)
 
 
+def cli_link():
+    # type: () -> str
+    return os.path.join(os.path.expanduser("~"), ".local", "bin", COMMAND)
+
+
 def link_cli(paths, record):
     # type: (Paths, Record) -> str
     """Link the command into ~/.local/bin (where pip and pipx put commands too); returns how
     to call it. Windows has no such folder on PATH: there it is called by its full path."""
     if sys.platform.startswith("win"):
         return paths.cli
-    bin_dir = os.path.join(os.path.expanduser("~"), ".local", "bin")
-    link = os.path.join(bin_dir, COMMAND)
+    link = cli_link()
+    bin_dir = os.path.dirname(link)
     try:
         put_file(paths.cli, link, 0o755, True, record)
     except NotOurs:
@@ -682,6 +687,8 @@ def uninstall(args, paths):
             else:
                 os.remove(manifest_path)
     for path in sorted(record.files, reverse=True):
+        if path == cli_link() and not (os.path.islink(path) and os.readlink(path) == paths.cli):
+            continue  # no longer our link: the person put something else there since
         if os.path.lexists(path) and not os.path.isdir(path) and not in_checkout(path, paths):
             os.remove(path)
     for path in sorted(record.dirs, key=len, reverse=True):

@@ -459,6 +459,16 @@ def test_an_existing_colorize_ai_command_is_kept(home, fake_venv, capsys, monkey
     assert contents(bin_dir) == before
 
 
+def test_a_command_put_in_place_of_our_link_is_kept(home, fake_venv, monkeypatch):
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert install() == 0
+    link = home / ".local" / "bin" / "colorize-ai"
+    link.unlink()
+    link.write_text("#!/bin/sh\necho another program\n")  # installed since, by someone else
+    assert install("--uninstall") == 0
+    assert link.read_text() == "#!/bin/sh\necho another program\n"
+
+
 def test_windows_is_told_where_the_command_is(tmp_path, monkeypatch):
     monkeypatch.setattr(sys, "platform", "win32")
     paths = installer.Paths(str(tmp_path / "data"))
