@@ -1,18 +1,20 @@
 #!/usr/bin/env python3
 """Install Colorize (AI): a private Python environment, the GIMP plug-ins and the models.
 
-    python installer.py                 install or update (a second run changes nothing)
-    python installer.py --check         say what is installed and whether it works
-    python installer.py --model zhang   also fetch and convert a model that is not shipped
-    python installer.py --uninstall     remove exactly what the installer put in place
+    python3 installer.py                 install or update (a second run changes nothing)
+    python3 installer.py --check         say what is installed and whether it works
+    python3 installer.py --model zhang   also fetch and convert a model that is not shipped
+    python3 installer.py --uninstall     remove exactly what the installer put in place
 
-Needs no administrator rights: everything goes into the user's own folders.
+Needs no administrator rights: everything goes into the user's own folders (on Windows, run
+it as `py installer.py`).
 """
 
 # This file stays parseable by old Pythons (no f-strings, type comments instead of
 # annotations) so that running it with one prints a clear message instead of a SyntaxError.
 
 import argparse
+import contextlib
 import errno
 import hashlib
 import json
@@ -32,6 +34,9 @@ CONFIG = "config.json"
 RECORD = "install-record.json"
 STAMP = "colorize-ai-stamp.json"
 FLATPAK_ID = "org.gimp.GIMP"
+COMMAND = "colorize-ai"
+# How a person runs this file again (Debian and Ubuntu have no `python`).
+RUN = ("py" if sys.platform.startswith("win") else "python3") + " installer.py"
 # Files of the plug-in folder that are not part of the plug-in.
 SKIP = re.compile(r"(__pycache__|\.pyc$|^config\.json$|\.egg-info)")
 
@@ -40,22 +45,46 @@ class InstallError(Exception):
     """One sentence saying what went wrong and what to do."""
 
 
+class NotOurs(InstallError):
+    """A file is where the installer would put one, but the installer did not make it."""
+
+
 def say(text):
     # type: (str) -> None
     sys.stdout.write(text + "\n")
     sys.stdout.flush()
 
 
-def manifest_module():
-    """The engine's standard-library manifest reader (one source for folders and entries)."""
+def engine_module(name):
+    """One of the engine's standard-library modules (manifest: folders and entries; logs:
+    where the engine writes its logs), so that the installer and the engine agree."""
     import importlib.util
 
     # Loaded by path: putting plugin/colorize_ai on sys.path would shadow the package.
-    spec = importlib.util.spec_from_file_location("colorize_ai_manifest",
-                                                  os.path.join(PLUGIN_SRC, "manifest.py"))
+    spec = importlib.util.spec_from_file_location("colorize_ai_" + name,
+                                                  os.path.join(PLUGIN_SRC, name + ".py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def manifest_module():
+    return engine_module("manifest")
+
+
+def inside(path, folder):
+    # type: (str, str) -> bool
+    """True when path, with links resolved, is folder or lies inside it."""
+    real, root = os.path.realpath(path), os.path.realpath(folder)
+    return real == root or real.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def in_checkout(path, paths):
+    # type: (str, Paths) -> bool
+    """True when deleting path would delete part of the Colorize (AI) folder itself. The last
+    part of path is not resolved: removing a link removes the link, not what it points to."""
+    where = os.path.join(os.path.realpath(os.path.dirname(path)), os.path.basename(path))
+    return inside(where, REPO) and not inside(where, paths.data)
 
 
 # ---------------------------------------------------------------- GIMP folders
@@ -203,6 +232,16 @@ def source_digest():
     return digest.hexdigest()
 
 
+def engine_env():
+    # type: () -> dict
+    """The environment for the private Python: this checkout's PYTHONPATH would shadow the
+    installed engine; ONNX Runtime's telemetry (a device id in ~/.cache) stays off."""
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
+    env["ORT_DISABLE_TELEMETRY"] = "1"
+    return env
+
+
 def run_logged(cmd, paths, what, env=None):
     # type: (list, Paths, str, dict) -> str
     """Run cmd, appending its output to the install log; InstallError (what) on failure."""
@@ -246,8 +285,8 @@ def ensure_venv(paths, device, dev, extras, wheels):
                 "install python3-venv) and run the installer again.")
         run_logged([sys.executable, "-m", "venv", paths.venv], paths,
                    "The private Python environment could not be created")
-    env = dict(os.environ)
-    env.pop("PYTHONPATH", None)
+        write_json(stamp, {})  # ours from now on, even if pip fails below
+    env = engine_env()
     pip = [paths.python, "-m", "pip", "--disable-pip-version-check"]
     if wheels:
         env["PIP_NO_INDEX"] = "1"
@@ -318,24 +357,42 @@ class Record:
                                                     for k, v in self.entries.items()}})
 
 
+def same_file(src, dest, mode, link):
+    # type: (str, str, int, bool) -> bool
+    """True when dest already is what put_file would make of src."""
+    if link:
+        return os.path.islink(dest) and os.readlink(dest) == src
+    if os.path.islink(dest) or not os.path.isfile(dest):
+        return False
+    with open(src, "rb") as a, open(dest, "rb") as b:
+        return a.read() == b.read() and (os.stat(dest).st_mode & 0o777) == mode
+
+
+def claim(dest, record, same):
+    # type: (str, Record, bool) -> bool
+    """Whether the installer may write dest: a file it did not make is never replaced (and
+    never recorded, so --uninstall leaves it); NotOurs when it differs from ours."""
+    if dest in record.files or not os.path.lexists(dest):
+        record.make_dirs(os.path.dirname(dest))
+        record.files.add(dest)  # recorded before it is written: a failure leaves no orphan
+        return True
+    if same:
+        return False
+    raise NotOurs(dest + " already exists and was not put there by the installer; move it "
+                  "away and run `" + RUN + "` again.")
+
+
 def put_file(src, dest, mode, link, record):
     # type: (str, str, int, bool, Record) -> bool
     """Copy (or symlink) src to dest unless it is already there; True when changed."""
-    record.make_dirs(os.path.dirname(dest))
-    record.files.add(dest)
-    if link:
-        if os.path.islink(dest) and os.readlink(dest) == src:
-            return False
-        if os.path.lexists(dest):
-            os.remove(dest)
-        os.symlink(src, dest)
-        return True
-    if not os.path.islink(dest) and os.path.isfile(dest):
-        with open(src, "rb") as a, open(dest, "rb") as b:
-            if a.read() == b.read() and (os.stat(dest).st_mode & 0o777) == mode:
-                return False
+    same = os.path.lexists(dest) and same_file(src, dest, mode, link)
+    if not claim(dest, record, same) or same:
+        return False
     if os.path.lexists(dest):
         os.remove(dest)
+    if link:
+        os.symlink(src, dest)
+        return True
     shutil.copyfile(src, dest)
     os.chmod(dest, mode)
     return True
@@ -360,23 +417,73 @@ def plugin_files(gimp):
         for name in ("client.py", "manifest.py", "options.py")]
 
 
-def install_plugin(gimp, paths, dev, record, models_changed):
-    # type: (Gimp, Paths, bool, Record, bool) -> bool
+def check_gimp_folder(gimp):
+    # type: (Gimp) -> None
+    """The installer never writes into its own checkout, e.g. through a plug-in folder that
+    is a link to plugin/colorize_ai (--uninstall would then delete the sources)."""
+    for folder in (gimp.folder, gimp.plug_ins):
+        if inside(folder, REPO):
+            how = "is a link into" if os.path.islink(folder) else "lies inside"
+            raise InstallError(
+                gimp.label() + ": the plug-in folder " + folder + " " + how + " the Colorize "
+                "(AI) folder " + REPO + "; the installer writes nothing there: remove that "
+                "link (or choose another folder with --gimp-dir) and run `" + RUN + "` again.")
+
+
+def install_plugin(gimp, paths, dev, record):
+    # type: (Gimp, Paths, bool, Record) -> bool
     changed = False
     for src, dest, mode in plugin_files(gimp):
         changed = put_file(src, dest, mode, dev, record) or changed
     config = os.path.join(gimp.folder, CONFIG)
-    record.files.add(config)
-    changed = write_json(config, {"format": 1, "python": paths.python,
-                                  "installer": os.path.join(REPO, "installer.py")}) or changed
-    if changed or models_changed:
-        # GIMP queries a plug-in again only when its file's time changes (new model list).
-        entry = [d for _, d, _ in plugin_files(gimp)
-                 if os.path.basename(d) in (PLUGIN3 + ".py", PLUGIN2 + ".py")][0]
-        os.utime(entry, None)
+    wanted = {"format": 1, "python": paths.python,
+              "installer": os.path.join(REPO, "installer.py")}
+    if claim(config, record, read_json(config) == wanted):
+        changed = write_json(config, wanted) or changed
     say(gimp.label() + ": plug-in " + ("installed in " if changed else "up to date in ")
         + gimp.folder)
+    if gimp.where == "Flatpak" or gimp.where == "Snap":
+        say("  Note: " + gimp.where + " GIMP runs in a sandbox that may not reach "
+            + paths.venv + "; see docs/GIMP.md if the filter reports that the engine "
+            "cannot start.")
     return changed
+
+
+def requery(gimp):
+    # type: (Gimp) -> None
+    """GIMP queries a plug-in again only when its file's time changes (new model list)."""
+    entry = [d for _, d, _ in plugin_files(gimp)
+             if os.path.basename(d) in (PLUGIN3 + ".py", PLUGIN2 + ".py")][0]
+    if os.path.lexists(entry):
+        os.utime(entry, None)
+
+
+def cli_link():
+    # type: () -> str
+    return os.path.join(os.path.expanduser("~"), ".local", "bin", COMMAND)
+
+
+def link_cli(paths, record):
+    # type: (Paths, Record) -> str
+    """Link the command into ~/.local/bin (where pip and pipx put commands too); returns how
+    to call it. Windows has no such folder on PATH: there it is called by its full path."""
+    if sys.platform.startswith("win"):
+        return paths.cli
+    link = cli_link()
+    bin_dir = os.path.dirname(link)
+    try:
+        put_file(paths.cli, link, 0o755, True, record)
+    except NotOurs:
+        if os.path.realpath(link) != os.path.realpath(paths.cli):
+            say("Command line: " + link + " already exists and is another program; the "
+                "installer leaves it.")
+            return paths.cli
+    on_path = [p for p in os.environ.get("PATH", "").split(os.pathsep)
+               if p and os.path.realpath(p) == os.path.realpath(bin_dir)]
+    if on_path:
+        return COMMAND
+    say("Command line: add " + bin_dir + " to PATH to call it as " + COMMAND + ".")
+    return link
 
 
 def install_models(paths, record):
@@ -424,8 +531,7 @@ def fetch_model(name, paths, record):
     if not os.path.isdir(downloads):
         record.dirs.add(downloads)  # the fetch tool's download cache
     say("Model " + name + ": fetching and converting (this downloads the original weights)")
-    env = dict(os.environ)
-    env.pop("PYTHONPATH", None)
+    env = engine_env()
     record.make_dirs(paths.models)
     # Not captured: the tool's progress bar and its one-line error are for the person.
     code = subprocess.run([paths.python, os.path.join(REPO, "tools", "convert_models.py"),
@@ -448,25 +554,54 @@ def walk_files(folder):
 # ---------------------------------------------------------------- commands
 
 
+def claim_venv(paths, record):
+    # type: (Paths, Record) -> None
+    """Use (and later delete) only an environment this installer made: one in its record or
+    holding its stamp, never one the person had in that folder already."""
+    ours = paths.venv in record.dirs or os.path.exists(os.path.join(paths.venv, STAMP))
+    if os.path.lexists(paths.venv) and not ours:
+        raise InstallError(paths.venv + " holds a Python environment not made by this "
+                           "installer, which neither changes nor deletes it; choose another "
+                           "folder with --data-dir.")
+    record.dirs.add(paths.venv)
+
+
 def install(args, paths):
     # type: (argparse.Namespace, Paths) -> int
     record = Record(paths.record)
-    record.make_dirs(paths.data)
-    extras = ["convert"] if args.model else []
-    ensure_venv(paths, args.device, args.dev, extras, args.wheels)
-    record.dirs.add(paths.venv)
-    models_changed = install_models(paths, record)
-    for name in args.model:
-        fetch_model(name, paths, record)
-        models_changed = True
     gimps = find_gimps(args.gimp_dir)
     for gimp in gimps:
-        install_plugin(gimp, paths, args.dev, record, models_changed)
-        if gimp.where == "Flatpak" or gimp.where == "Snap":
-            say("  Note: " + gimp.where + " GIMP runs in a sandbox that may not reach "
-                + paths.venv + "; see docs/GIMP.md if the filter reports that the engine "
-                "cannot start.")
-    record.save()
+        check_gimp_folder(gimp)
+    claim_venv(paths, record)
+    try:
+        return install_steps(args, paths, record, gimps)
+    finally:
+        # Whatever was made before a failure is in the record, for --uninstall.
+        with contextlib.suppress(OSError):  # the failure being reported is what matters
+            record.save()
+
+
+def install_steps(args, paths, record, gimps):
+    # type: (argparse.Namespace, Paths, Record, list) -> int
+    record.make_dirs(paths.data)
+    # The plug-in first: a failed download below must not leave GIMP without it.
+    plugin_changed = [install_plugin(gimp, paths, args.dev, record) for gimp in gimps]
+    extras = ["convert"] if args.model else []
+    ensure_venv(paths, args.device, args.dev, extras, args.wheels)
+    command = link_cli(paths, record)
+    models_changed = install_models(paths, record)
+    failed = None
+    for name in args.model:
+        try:
+            fetch_model(name, paths, record)
+            models_changed = True
+        except InstallError as exc:
+            failed = failed or exc
+    for gimp, changed in zip(gimps, plugin_changed):
+        if changed or models_changed:
+            requery(gimp)
+    if failed:
+        raise failed
     if not gimps:
         program = unstarted_gimp()
         if program:
@@ -475,7 +610,7 @@ def install(args, paths):
         else:
             say("GIMP: no GIMP 3 or 2.10 found (pass --gimp-dir PLUG_INS_FOLDER if it is "
                 "somewhere else); the command-line tool is set up.")
-    say("Command line: " + paths.cli + " --help")
+    say("Command line: " + command + " --help")
     if gimps:
         say("Done. Restart GIMP, open a photo and choose Filters > Colorize (AI)...")
     return 0
@@ -483,8 +618,7 @@ def install(args, paths):
 
 def engine_info(paths):
     # type: (Paths) -> dict
-    env = dict(os.environ)
-    env.pop("PYTHONPATH", None)
+    env = engine_env()
     try:
         proc = subprocess.run([paths.python, "-m", "colorize_ai.worker"],
                               input=b'{"id": "check", "command": "info"}\n',
@@ -519,10 +653,10 @@ def check(args, paths):
         else:
             problems += 1
             say("Python environment: " + paths.venv + " does not work ("
-                + str(info.get("message")) + "); run `python installer.py` again.")
+                + str(info.get("message")) + "); run `" + RUN + "` again.")
     else:
         problems += 1
-        say("Python environment: missing; run `python installer.py`.")
+        say("Python environment: missing; run `" + RUN + "`.")
     gimps = find_gimps(args.gimp_dir)
     for gimp in gimps:
         config = read_json(os.path.join(gimp.folder, CONFIG)) or {}
@@ -543,6 +677,7 @@ def uninstall(args, paths):
     if not (record.files or record.dirs):
         say("Nothing to remove: no installation record in " + paths.data + ".")
         return 0
+    remove_logs()
     for manifest_path, ids in record.entries.items():
         data = read_json(manifest_path)
         if isinstance(data, dict):
@@ -552,10 +687,12 @@ def uninstall(args, paths):
             else:
                 os.remove(manifest_path)
     for path in sorted(record.files, reverse=True):
-        if os.path.lexists(path) and not os.path.isdir(path):
+        if path == cli_link() and not (os.path.islink(path) and os.readlink(path) == paths.cli):
+            continue  # no longer our link: the person put something else there since
+        if os.path.lexists(path) and not os.path.isdir(path) and not in_checkout(path, paths):
             os.remove(path)
     for path in sorted(record.dirs, key=len, reverse=True):
-        if os.path.isdir(path) and not os.path.islink(path):
+        if os.path.isdir(path) and not os.path.islink(path) and not in_checkout(path, paths):
             # Python leaves __pycache__ beside the plug-in's modules when GIMP runs them.
             ours_only = not [p for p in os.listdir(path)
                              if p not in (RECORD, "install.log", "__pycache__")]
@@ -572,6 +709,19 @@ def uninstall(args, paths):
     say("Removed Colorize (AI): the plug-ins, the private environment and the models the "
         "installer put in place.")
     return 0
+
+
+def remove_logs():
+    # type: () -> None
+    """The engine's logs (the command line's and the GIMP worker's): that folder is ours."""
+    folder = str(engine_module("logs").log_dir())
+    if not os.path.isdir(folder):
+        return
+    for name in os.listdir(folder):
+        if name.endswith(".log") and os.path.isfile(os.path.join(folder, name)):
+            os.remove(os.path.join(folder, name))
+    if not os.listdir(folder):
+        os.rmdir(folder)
 
 
 def parse_args(argv):

@@ -24,7 +24,7 @@ def conv(filters: int, strides: int = 1, activation: str = "relu", keras_module=
 
 
 def baseline_exact(size: tuple[int, int] = (256, 256)) -> keras.Model:
-    """The 8-convolution, 231,682-parameter baseline of SOURCE_MODELS.md section 1."""
+    """The 8-convolution, 231,682-parameter baseline of docs/MODELS.md section 1."""
     return keras.Sequential([
         layers.InputLayer((*size, 1)),
         conv(32), conv(32, 2), conv(64), conv(64, 2), conv(128),

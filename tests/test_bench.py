@@ -49,7 +49,7 @@ def test_quick_run_writes_the_tables_and_keeps_hand_written_text(tmp_path):
     text = out.read_text()
     generated, kept = text.split(bench.GENERATED_END)
     assert "old table" not in generated and kept == "\n## Profile\n\nwritten by hand\n"
-    assert "python tools/bench.py --quick --runs 2" in generated
+    assert "python3 tools/bench.py --quick --runs 2" in generated
     assert f"{bench.CORES} cores" in generated and "Load (uptime" in generated
     raw = json.loads((tmp_path / "raw.json").read_text())["results"]
 

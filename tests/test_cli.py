@@ -77,7 +77,7 @@ def test_list_models(model_dir, capsys):
     assert main(["--list-models"]) == 0
     table = capsys.readouterr().out
     assert "tiny" in table and "yes (default)" in table and "CPU" in table
-    assert "zhang-eccv16" in table and "python installer.py --model zhang" in table
+    assert "zhang-eccv16" in table and "python3 installer.py --model zhang" in table
 
 
 def test_usage_errors_exit_2(model_dir, photos, capsys):
@@ -94,7 +94,7 @@ def test_missing_model_file_is_one_clear_line(model_dir, photos, capsys):
     (model_dir / "tiny.onnx").unlink()
     assert main(["--model", "tiny", str(photos)]) == 1
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "install it with `python installer.py`" in err
+    assert err.count("\n") == 1 and "install it with `python3 installer.py`" in err
 
 
 def _bomb_png(path: Path) -> None:

@@ -231,7 +231,7 @@ def test_manifest_entry_and_engine_loading(converted):
         "decoding": "annealed-mean",
     }
     assert entry["license"] == "BSD-2-Clause"
-    assert entry["install"] == "python installer.py --model zhang"
+    assert entry["install"] == "python3 installer.py --model zhang"
     assert [u.rsplit("/", 1)[1] for u in entry["source_urls"]] == [s.name for s in zhang.SOURCES]
     from colorize_ai.model import load_model
 

@@ -9,6 +9,7 @@ import hashlib
 import json
 import sys
 import threading
+import time
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -37,6 +38,9 @@ class Server(ThreadingHTTPServer):
         # name -> [bytes to send before dropping the connection, times left (-1: always)]
         self.drops: dict[str, list[int]] = {}
         self.requests: list[tuple[str, str | None]] = []
+        # name -> (bytes per write, pause in s): a slow server, until `stop` is set
+        self.trickle: dict[str, tuple[int, float]] = {}
+        self.stop = threading.Event()
 
     @property
     def url(self) -> str:
@@ -69,6 +73,14 @@ class Handler(BaseHTTPRequestHandler):
             self.send_response(200)
         self.send_header("Content-Length", str(len(data) - start))
         self.end_headers()
+        if name in srv.trickle:
+            piece, pause = srv.trickle[name]
+            for at in range(start, len(data), piece):
+                if srv.stop.wait(pause):
+                    return
+                self.wfile.write(data[at : at + piece])
+                self.wfile.flush()
+            return
         drop = srv.drops.get(name)
         if drop and drop[1] != 0:
             drop[1] -= 1
@@ -233,3 +245,80 @@ def test_default_destination_is_the_user_model_folder(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
     assert fetch.default_dest() == tmp_path / "colorize-ai" / "models"
     assert fetch.default_cache() == tmp_path / "colorize-ai" / "downloads"
+
+
+@pytest.fixture
+def slow_server():
+    srv = Server({"slow.bin": bytes(range(256)) * 400})  # 102 kB
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield srv
+    srv.stop.set()
+    srv.shutdown()
+    srv.server_close()
+
+
+def _download_within(seconds: float, url: str, part: Path, size: int) -> Exception | None:
+    """Run download() in a thread: the exception it ended with, or a failure after `seconds`
+    (a download that never ends must fail the test, not hang it)."""
+    result: list[Exception | None] = []
+
+    def target() -> None:
+        try:
+            fetch.download(url, part, size, fetch.Progress("slow.bin", size, None))
+            result.append(None)
+        except Exception as exc:  # the test looks at it
+            result.append(exc)
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert result, f"the download of a slow server was still running after {seconds} s"
+    return result[0]
+
+
+def test_a_stalled_server_is_given_up(slow_server, tmp_path, monkeypatch):
+    """A server sending a few bytes now and then (never long enough apart for the socket's
+    timeout) used to keep the download running forever."""
+    monkeypatch.setattr(fetch, "RETRY_PAUSE_S", 0.0)
+    monkeypatch.setattr(fetch, "STALL_S", 0.3)
+    monkeypatch.setattr(fetch, "STALL_BYTES", 1000)
+    slow_server.trickle["slow.bin"] = (10, 0.05)  # 200 bytes/s
+    part = tmp_path / "slow.bin.part"
+    size = len(slow_server.files["slow.bin"])
+    started = time.monotonic()
+    error = _download_within(15, f"{slow_server.url}/slow.bin", part, size)
+    assert isinstance(error, fetch.FetchError)
+    assert str(error).startswith(f"the download of {slow_server.url}/slow.bin stalled (less "
+                                 f"than 1.0 kB in 0.3 s)")
+    assert str(error).endswith(f"{fetch.ATTEMPTS} times; run the same command again to "
+                               f"resume it")
+    assert time.monotonic() - started < 10
+    # Each try resumed where the last stopped; what arrived stays for the next run.
+    ranges = [r for _, r in slow_server.requests]
+    assert len(ranges) == fetch.ATTEMPTS and ranges[0] is None
+    offsets = [int(r.split("=")[1].rstrip("-")) for r in ranges[1:]]
+    assert 0 < offsets[0] < offsets[1] < offsets[2] <= part.stat().st_size < size
+
+
+def test_a_download_past_its_deadline_stops_and_can_be_resumed(slow_server, tmp_path,
+                                                              monkeypatch):
+    monkeypatch.setattr(fetch, "STALL_S", 0.3)
+    monkeypatch.setattr(fetch, "STALL_BYTES", 1000)
+    monkeypatch.setattr(fetch, "DEADLINE_S", 0.5)
+    slow_server.trickle["slow.bin"] = (2000, 0.05)  # 40 kB/s: not stalled, but slow
+    part = tmp_path / "slow.bin.part"
+    size = len(slow_server.files["slow.bin"])
+    error = _download_within(15, f"{slow_server.url}/slow.bin", part, size)
+    assert isinstance(error, fetch.FetchError)
+    assert str(error) == (f"the download of {slow_server.url}/slow.bin did not finish within "
+                          f"0.5 s ({part.stat().st_size} of {size} bytes); run the same "
+                          f"command again to resume it")
+    assert len(slow_server.requests) == 1  # no retry after the deadline
+    got = part.stat().st_size
+    assert 0 < got < size
+    del slow_server.trickle["slow.bin"]
+    monkeypatch.setattr(fetch, "DEADLINE_S", 30.0)
+    assert _download_within(15, f"{slow_server.url}/slow.bin", part, size) is None
+    assert slow_server.requests[-1] == ("slow.bin", f"bytes={got}-")
+    assert part.read_bytes() == slow_server.files["slow.bin"]

@@ -74,7 +74,7 @@ def run(tmp_path_factory):
     add_model(models, "tiny", default=True)
     add_model(models, "tiny-b", tiny_graph(stride=2))
     add_model(models, "later", name="Later model", file=None, sha256=None,
-              install="python installer.py --model later")
+              install="python3 installer.py --model later")
     (models / "later.onnx").unlink()
     gimp = installer.Gimp("2.10", str(tmp / "plug-ins"), "test")
     record = installer.Record(str(tmp / "record.json"))
@@ -146,7 +146,7 @@ def test_registration_matches_the_gimp3_plugin(run):
     assert params["model"][3] == "tiny"  # chosen by id, the default model first
     assert params["model"][4] == [["Tiny tiny", "tiny"], ["Tiny tiny-b", "tiny-b"],
                                   ["All installed models (one layer each)", "all-installed"],
-                                  ["Later model (not installed: python installer.py --model "
+                                  ["Later model (not installed: python3 installer.py --model "
                                    "later)", "later"]]
     assert params["device"][4][0] == ["Automatic (CUDA when it works, else CPU)", "auto"]
     assert params["strength"][3] == 1.0 and params["strength"][4][:2] == [0.0, 2.0]
@@ -211,7 +211,7 @@ def test_missing_model_says_how_to_install_and_changes_nothing(run):
     case = run["scenarios"]["missing"]
     assert names(case) == ["source"] and case["base_type"] == GRAY
     messages = [c[1] for c in case["calls"] if c[0] == "gimp.message"]
-    assert messages == ["The model Later model is not installed; install it with `python "
+    assert messages == ["The model Later model is not installed; install it with `python3 "
                         "installer.py --model later`, then restart GIMP."]
     assert "undo_group_start" not in [c[0] for c in case["calls"]]
 

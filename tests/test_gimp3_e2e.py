@@ -159,7 +159,7 @@ def test_1_registered_with_menu_path_and_arguments(e2e):
     assert info["model_choices"][: len(installed) + 1] == installed + ["all-installed"]
     assert "tiny-gone" in info["model_choices"]
     gone = info["model_labels"][info["model_choices"].index("tiny-gone")]
-    assert "not installed" in gone and "python installer.py" in gone
+    assert "not installed" in gone and "python3 installer.py" in gone
     assert info["model_default"] == "tiny-a"
     assert info["strength"] == [0.0, 2.0, 1.0]
 
@@ -295,7 +295,7 @@ def test_8_missing_model_error_and_image_unchanged(e2e):
     case = result(e2e, "missing_model")
     assert case["run"]["status"] == "execution-error"
     message = case["run"]["message"]
-    assert "Tiny tiny-gone is not installed" in message and "python installer.py" in message
+    assert "Tiny tiny-gone is not installed" in message and "python3 installer.py" in message
     assert case["after"] == case["before"]
 
 
@@ -333,7 +333,7 @@ def test_8e_engine_that_cannot_start_gives_a_readable_error(e2e):
     case = result(e2e, "engine_missing")
     assert case["run"]["status"] == "execution-error"
     message = case["run"]["message"]
-    assert "could not be started" in message and "python installer.py" in message
+    assert "could not be started" in message and "python3 installer.py" in message
     assert case["after"] == case["before"]
 
 

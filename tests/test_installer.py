@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -266,6 +267,7 @@ def test_model_option_fetches_with_the_converter(home, fake_venv, monkeypatch, c
 
     def fake_run(cmd, **kwargs):
         commands.append(cmd)
+        assert kwargs["env"]["ORT_DISABLE_TELEMETRY"] == "1"  # no device id in ~/.cache
         models = Path(cmd[cmd.index("--dest") + 1])
         add_model(models, "zhang-eccv16")  # what the converter would install
         os.makedirs(os.path.join(os.path.dirname(models), "downloads"), exist_ok=True)
@@ -289,3 +291,207 @@ def test_failed_fetch_is_one_sentence(home, fake_venv, monkeypatch, capsys):
     assert capsys.readouterr().err.strip() == (
         "Error: Fetching the model zhang failed (the message above says why); run the same "
         "command again to resume the download.")
+
+
+# ---------------------------------------------------------------- issue 12: nothing lost,
+# nothing deleted that is not ours
+
+
+@pytest.fixture
+def checkout(tmp_path, monkeypatch) -> Path:
+    """A copy of the checkout's plug-in sources that the installer takes for its own folder,
+    so that a wrong delete hits the copy, never the real checkout."""
+    repo = tmp_path / "checkout"
+    shutil.copytree(REPO / "plugin", repo / "plugin",
+                    ignore=shutil.ignore_patterns("__pycache__", "config.json"))
+    shutil.copy(REPO / "pyproject.toml", repo / "pyproject.toml")
+    add_model(repo / "models", "shipped", default=True)
+    monkeypatch.setattr(installer, "REPO", str(repo))
+    monkeypatch.setattr(installer, "PLUGIN_SRC", str(repo / "plugin" / "colorize_ai"))
+    monkeypatch.setattr(installer, "GIMP2_SRC",
+                        str(repo / "plugin" / "gimp2" / "colorize_ai_gimp2.py"))
+    return repo
+
+
+def contents(root: Path) -> dict:
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def test_plugin_folder_linked_into_the_checkout_is_left_alone(home, fake_venv, checkout,
+                                                              capsys):
+    plug_ins = home / ".config" / "GIMP" / "3.0" / "plug-ins"
+    plug_ins.mkdir(parents=True)
+    (plug_ins / "colorize_ai").symlink_to(checkout / "plugin" / "colorize_ai")
+    before = contents(checkout)
+    assert install() == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "is a link into the Colorize (AI) folder" in err
+    assert install("--uninstall") == 0
+    assert contents(checkout) == before  # nothing written into it, nothing deleted from it
+    assert (plug_ins / "colorize_ai").is_symlink()
+
+
+def test_uninstall_never_deletes_inside_the_checkout(home, checkout, capsys):
+    """A record written by an older installer through such a link lists the checkout's
+    files under the plug-in folder's name: uninstall must still leave them."""
+    plug_ins = home / ".config" / "GIMP" / "3.0" / "plug-ins"
+    plug_ins.mkdir(parents=True)
+    (plug_ins / "colorize_ai").symlink_to(checkout / "plugin" / "colorize_ai")
+    files = [str(plug_ins / "colorize_ai" / p.relative_to(checkout / "plugin" / "colorize_ai"))
+             for p in (checkout / "plugin" / "colorize_ai").rglob("*.py")]
+    data = home / ".local/share/colorize-ai"
+    data.mkdir(parents=True)
+    (data / installer.RECORD).write_text(json.dumps(
+        {"files": files, "dirs": [str(plug_ins / "colorize_ai" / "families")],
+         "manifest_entries": {}}))
+    before = contents(checkout)
+    assert install("--uninstall") == 0
+    assert contents(checkout) == before
+
+
+def test_a_python_environment_it_did_not_create_is_neither_used_nor_deleted(home, capsys,
+                                                                            tmp_path):
+    data = tmp_path / "mine"
+    own = data / "venv" / "bin"
+    own.mkdir(parents=True)
+    (own / "python").write_text("#!/bin/sh\n")
+    (own / "my-tool").write_text("mine\n")
+    before = contents(data)
+    assert install("--data-dir", str(data)) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "not made by this installer" in err
+    assert install("--data-dir", str(data), "--uninstall") == 0
+    assert contents(data) == before
+
+
+def test_a_failed_install_is_recorded_and_can_be_uninstalled(home, capsys, monkeypatch):
+    """pip fails after the environment was created: --uninstall must still remove it all."""
+    (home / ".config" / "GIMP" / "3.0").mkdir(parents=True)
+
+    def ensure_venv(paths, *args):
+        os.makedirs(os.path.dirname(paths.python))
+        Path(paths.python).write_bytes(b"x" * 1000)  # the 360 MB of a real environment
+        raise installer.InstallError("Installing the Python packages failed.")
+
+    monkeypatch.setattr(installer, "ensure_venv", ensure_venv)
+    before = mtimes(home)
+    assert install() == 1
+    assert install("--uninstall") == 0
+    assert "Removed Colorize (AI)" in capsys.readouterr().out
+    assert mtimes(home).keys() == before.keys()
+
+
+def test_a_read_only_plugin_folder_fails_but_what_was_done_is_recorded(home, fake_venv,
+                                                                       monkeypatch, capsys):
+    gimp3 = home / ".config" / "GIMP" / "3.0" / "plug-ins"
+    gimp3.mkdir(parents=True)
+    locked = home / ".config" / "GIMP" / "3.2" / "plug-ins"
+    locked.mkdir(parents=True)
+    copy = shutil.copyfile
+
+    def copyfile(src, dest, **kwargs):
+        if str(dest).startswith(str(locked)):
+            raise PermissionError(errno.EACCES, "Permission denied", str(dest))
+        return copy(src, dest, **kwargs)
+
+    monkeypatch.setattr(shutil, "copyfile", copyfile)
+    before = mtimes(home)
+    assert install() == 1
+    assert "cannot write to " + str(locked) in capsys.readouterr().err
+    assert install("--uninstall") == 0
+    assert mtimes(home).keys() == before.keys()
+
+
+def test_a_failed_model_download_leaves_gimp_with_the_plugin(home, fake_venv, monkeypatch,
+                                                             capsys):
+    plug_ins = home / ".config" / "GIMP" / "3.0" / "plug-ins"
+    plug_ins.mkdir(parents=True)
+    monkeypatch.setattr(installer.subprocess, "run",
+                        lambda cmd, **kwargs: subprocess.CompletedProcess(cmd, 1))
+    assert install("--model", "zhang") == 1  # offline: the download fails
+    assert (plug_ins / "colorize_ai" / "colorize_ai.py").is_file()
+    assert json.loads((plug_ins / "colorize_ai" / "config.json").read_text())["python"]
+    assert "plug-in installed in" in capsys.readouterr().out
+
+
+def test_uninstall_removes_the_engine_logs(home, fake_venv, monkeypatch):
+    monkeypatch.delenv("XDG_STATE_HOME", raising=False)
+    monkeypatch.setattr(sys, "platform", "linux")
+    state = home / ".local" / "state"
+    state.mkdir(parents=True)
+    (state / "another-program.log").write_text("not ours\n")
+    assert install() == 0
+    logs = state / "colorize-ai"
+    logs.mkdir()  # what the command-line tool and GIMP's worker write while they run
+    (logs / "cli.log").write_text("...\n")
+    (logs / "worker.log").write_text("...\n")
+    assert install("--uninstall") == 0
+    assert sorted(p.name for p in state.iterdir()) == ["another-program.log"]
+
+
+def test_the_command_is_linked_into_local_bin(home, fake_venv, capsys, monkeypatch):
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert install() == 0
+    link = home / ".local" / "bin" / "colorize-ai"
+    cli = home / ".local/share/colorize-ai/venv/bin/colorize-ai"
+    assert link.is_symlink() and Path(os.readlink(link)) == cli
+    out = capsys.readouterr().out
+    # ~/.local/bin is not on this test's PATH: the message says how to call it anyway.
+    assert "Command line: " + str(link) + " --help" in out and "add " in out
+    monkeypatch.setenv("PATH", str(home / ".local" / "bin"))
+    assert install() == 0
+    assert "Command line: colorize-ai --help" in capsys.readouterr().out
+    assert install("--uninstall") == 0
+    assert not os.path.lexists(link) and not (home / ".local" / "bin").exists()
+
+
+def test_an_existing_colorize_ai_command_is_kept(home, fake_venv, capsys, monkeypatch):
+    monkeypatch.setattr(sys, "platform", "linux")
+    bin_dir = home / ".local" / "bin"
+    bin_dir.mkdir(parents=True)
+    (bin_dir / "colorize-ai").write_text("#!/bin/sh\necho another program\n")
+    before = contents(bin_dir)
+    assert install() == 0
+    out = capsys.readouterr().out
+    assert str(bin_dir / "colorize-ai") + " already exists" in out
+    assert "Command line: " + str(home / ".local/share/colorize-ai/venv/bin/colorize-ai") in out
+    assert install("--uninstall") == 0
+    assert contents(bin_dir) == before
+
+
+def test_a_command_put_in_place_of_our_link_is_kept(home, fake_venv, monkeypatch):
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert install() == 0
+    link = home / ".local" / "bin" / "colorize-ai"
+    link.unlink()
+    link.write_text("#!/bin/sh\necho another program\n")  # installed since, by someone else
+    assert install("--uninstall") == 0
+    assert link.read_text() == "#!/bin/sh\necho another program\n"
+
+
+def test_windows_is_told_where_the_command_is(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "platform", "win32")
+    paths = installer.Paths(str(tmp_path / "data"))
+    record = installer.Record(paths.record)
+    assert installer.link_cli(paths, record) == paths.cli
+    assert not record.files and not (tmp_path / "data").exists()
+
+
+def test_an_environment_it_made_is_marked_before_pip_runs(home, monkeypatch, tmp_path):
+    """The stamp goes in as soon as the environment exists: after a failed pip, and with the
+    record lost, the installer still knows the environment is its own."""
+    def run_logged(cmd, paths, what, env=None):
+        if cmd[1:3] == ["-m", "venv"]:
+            os.makedirs(os.path.dirname(paths.python))
+            Path(paths.python).touch()
+            return ""
+        raise installer.InstallError(what + ".")
+
+    monkeypatch.setattr(installer, "run_logged", run_logged)
+    data = tmp_path / "data"
+    assert install("--data-dir", str(data), "--device", "cpu") == 1
+    (data / installer.RECORD).unlink()
+    paths = installer.Paths(str(data))
+    record = installer.Record(paths.record)
+    installer.claim_venv(paths, record)  # no "not made by this installer" error
+    assert record.dirs == {paths.venv}

@@ -45,7 +45,7 @@ def test_an_installed_entry_wins_over_an_earlier_catalogue_entry(tmp_path):
     catalogue.mkdir()
     (catalogue / "manifest.json").write_text(json.dumps({"format": 1, "models": [
         {"id": "m", "name": "M", "family": "zhang", "file": "m.onnx",
-         "install": "python installer.py --model m"}]}))
+         "install": "python3 installer.py --model m"}]}))
     assert not get_spec("m", [catalogue]).installed
     add_model(tmp_path / "installed", "m", family="zhang")
     assert get_spec("m", [catalogue, tmp_path / "installed"]).installed
@@ -55,7 +55,7 @@ def test_repo_catalogue_lists_zhang_as_not_installed():
     spec = get_spec("zhang-eccv16", [manifest.REPO_MODELS])
     assert spec.family == "zhang" and spec.license == "BSD-2-Clause"
     if not spec.installed:
-        with pytest.raises(ModelMissing, match="python installer.py --model zhang"):
+        with pytest.raises(ModelMissing, match="python3 installer.py --model zhang"):
             load_model(spec)
 
 
@@ -75,7 +75,7 @@ def test_unknown_model_names_the_known_ones(model_dir):
 
 def test_missing_file_names_model_and_install_command(model_dir):
     (model_dir / "tiny.onnx").unlink()
-    with pytest.raises(ModelMissing, match=r"'tiny'.*python installer.py"):
+    with pytest.raises(ModelMissing, match=r"'tiny'.*python3 installer.py"):
         load_model("tiny")
 
 

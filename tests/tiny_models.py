@@ -69,7 +69,7 @@ def add_model(folder: Path, model_id: str, model: onnx.ModelProto | bytes | None
                   "l_offset": 50.0, "l_divisor": 50.0},
         "output": {"name": "ab", "ab_scale": 100.0, "decoding": "tanh"},
         "license": "MIT", "provenance": "built by the tests", "source_urls": [],
-        "install": "python installer.py", "description": "a test model",
+        "install": "python3 installer.py", "description": "a test model",
     }
     entry.update(fields)
     manifest = folder / "manifest.json"

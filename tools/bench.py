@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark Colorize (AI) against what a user would otherwise run; write docs/BENCHMARKS.md.
 
-    python tools/bench.py [--quick] [--runs 5] [--only zhang keras engine gimp variants]
+    python3 tools/bench.py [--quick] [--runs 5] [--only zhang keras engine gimp variants]
                           [--model ID] [--data FOLDER] [--cache DIR] [--out docs/BENCHMARKS.md]
 
 Every time is the median of --runs runs after one warm-up; runs of the things compared
@@ -629,7 +629,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.time()
     info = {"machine": machine(), "load_start": load(), "cuda": cuda_note(),
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-            "command": "python tools/bench.py " + " ".join(argv if argv is not None
+            "command": "python3 tools/bench.py " + " ".join(argv if argv is not None
                                                              else sys.argv[1:])}
     results: dict = {}
     sizes = args.sizes or ([0.05] if args.quick else [1, 12, 50, 100])

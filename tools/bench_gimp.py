@@ -55,7 +55,7 @@ def _ready_root() -> Path:
     stamps = (rootfs._read(root / "etc" / "colorize-ai-rootfs") == rootfs.ROOT_STAMP
               and rootfs._read(root / rootfs.WHEEL_DIR / "STAMP") == rootfs.WHEEL_STAMP)
     if not stamps:
-        raise RuntimeError(f"the GIMP 3 root {root} is not built (python tests/gimp/rootfs.py "
+        raise RuntimeError(f"the GIMP 3 root {root} is not built (python3 tests/gimp/rootfs.py "
                            "builds it, about 5 minutes)")
     return root
 

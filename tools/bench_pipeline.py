@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Time and measure the engine's colorize() on big photos: per-stage times and peak memory.
 
-    python tools/bench_pipeline.py [--model ID] [--sizes 1 12 50 100] [--runs 3] [--hints]
+    python3 tools/bench_pipeline.py [--model ID] [--sizes 1 12 50 100] [--runs 3] [--hints]
 
 Each size runs in a fresh process, so its peak RSS (the kernel's high-water mark) belongs
 to that size alone. The photo is an RGBA uint8 image with smooth content; the first run

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Compare the two ways of feeding a non-square photo to a model, on whole photos.
 
-    python tools/compare_fit.py --images /work/cache/data/test --models baseline-ours
+    python3 tools/compare_fit.py --images $WORK/cache/data/test --models baseline-ours
 
 "stretch" squashes the photo into the model's square; "keep-aspect" keeps its proportions
 (the long side at the model's size). Each colour photo, made grey, is colorized both ways

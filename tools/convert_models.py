@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Convert published colorization models to ONNX files the Colorize (AI) engine loads.
 
-    python tools/convert_models.py zhang    --prototxt P --caffemodel C --hull H -o models/
-    python tools/convert_models.py baseline MODEL.h5 -o models/
-    python tools/convert_models.py fusion   FUSION.h5 --inception INCEPTION.h5 -o models/
-    python tools/convert_models.py fetch    zhang
+    python3 tools/convert_models.py zhang    --prototxt P --caffemodel C --hull H -o models/
+    python3 tools/convert_models.py baseline MODEL.h5 -o models/
+    python3 tools/convert_models.py fusion   FUSION.h5 --inception INCEPTION.h5 -o models/
+    python3 tools/convert_models.py fetch    zhang
 
 Each subcommand lives in its own module under tools/converters/.
 """
@@ -12,6 +12,7 @@ Each subcommand lives in its own module under tools/converters/.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -27,6 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     for module in SUBCOMMANDS:
         module.add_parser(sub)
     args = parser.parse_args(argv)
+    # Before any converter imports onnxruntime, as the engine does (colorize_ai/session.py):
+    # no telemetry device id under ~/.cache/Microsoft on the user's machine.
+    os.environ["ORT_DISABLE_TELEMETRY"] = "1"
     try:
         return args.run(args) or 0
     except ConversionError as exc:

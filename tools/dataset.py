@@ -1,10 +1,10 @@
 """Build the training photographs from Debian packages, scikit-image's samples and two public
 GitHub repositories (see github_photos.py).
 
-    python tools/dataset.py fetch --cache /work/cache/dataset     # apt-get download + dpkg-deb -x
-    python tools/dataset.py fetch-github --github-mirror DIR --cache /work/cache/dataset
-    python tools/dataset.py build --cache /work/cache/dataset --out /work/cache/data
-    python tools/dataset.py report --cache /work/cache/dataset --out /work/cache/data \
+    python3 tools/dataset.py fetch --cache $WORK/cache/dataset     # apt-get download + dpkg-deb -x
+    python3 tools/dataset.py fetch-github --github-mirror DIR --cache $WORK/cache/dataset
+    python3 tools/dataset.py build --cache $WORK/cache/dataset --out $WORK/cache/data
+    python3 tools/dataset.py report --cache $WORK/cache/dataset --out $WORK/cache/data \
         --doc docs/DATASET.md    # regenerates the tables below the marker line of the doc
 
 `build` keeps only photographs (see `photo_verdict`), collapses the resolutions of one picture into

@@ -1,6 +1,6 @@
 """Evaluate registered models on a folder of colour photographs, each made grey as input.
 
-    python tools/evaluate.py --images /work/cache/data/test --models baseline-ours classes-ours \
+    python3 tools/evaluate.py --images $WORK/cache/data/test --models baseline-ours classes-ours \
         --size 256 --out docs
 
 For every photo (centre square, resized to size x size) and every model: PSNR on 8-bit sRGB,
@@ -8,8 +8,8 @@ SSIM (scikit-image), and Hasler and Suesstrunk colourfulness, with the trivial g
 (ab = 0) as a reference row. Writes out/EVALUATION.md, out/evaluation.json and
 out/contact_sheet.png (grey input | each model | ground truth).
 
-    python tools/evaluate.py --hints --images DATA/test --models hints-ours baseline-ours \
-        --hint-model hints-ours --out docs
+    python3 tools/evaluate.py --hints --images $WORK/cache/data/test \
+        --models hints-ours baseline-ours --hint-model hints-ours --out docs
 
 runs the colour-hint protocol instead (hint_eval.py): PSNR and SSIM against the number of
 simulated hints, with Levin et al. (2004) as the reference row; writes out/HINTS.md,
@@ -221,7 +221,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def evaluate_hints(args: argparse.Namespace) -> int:
     import hint_eval
-
     from colorize_ai.errors import ColorizeError
 
     try:

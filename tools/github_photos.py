@@ -3,7 +3,7 @@ copy of each listed file, checked against that list, from a clone the user made.
 
     git clone https://github.com/EliSchwartz/imagenet-sample-images DIR/imagenet-sample-images
     git clone https://github.com/BIDS/BSDS500 DIR/BSDS500
-    python tools/dataset.py fetch-github --github-mirror DIR --cache /work/cache/dataset
+    python3 tools/dataset.py fetch-github --github-mirror DIR --cache $WORK/cache/dataset
 
 A clone may be a work tree or a bare repository (`git clone --bare`); a work tree's files are
 read as they are, a bare one's at the listed commit. Nothing of the pictures is committed.

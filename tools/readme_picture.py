@@ -2,7 +2,7 @@
 """The README's before/after strip: each photo made grey, colorized by each model, and (for a
 colour photo) its original colours, one row per photo, labelled.
 
-    python tools/readme_picture.py --photos CAT.jpg docs/samples/cameraman.png \
+    python3 tools/readme_picture.py --photos CAT.jpg docs/samples/cameraman.png \
         --models baseline-ours zhang-small-ours -o docs/images/readme_before_after.jpg
 """
 

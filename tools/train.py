@@ -1,9 +1,9 @@
 """Train the default colorization models on the CPU, resume them, and export them to ONNX.
 
-    python tools/train.py train --arch baseline --id baseline-ours --minutes 50 [--resume]
-    python tools/train.py train --arch classes --id classes-ours --minutes 60 [--resume]
-    python tools/train.py train --arch hints --id hints-ours --minutes 90 [--resume]
-    python tools/train.py export --id baseline-ours --out models --name ... --description ...
+    python3 tools/train.py train --arch baseline --id baseline-ours --minutes 50 [--resume]
+    python3 tools/train.py train --arch classes --id classes-ours --minutes 60 [--resume]
+    python3 tools/train.py train --arch hints --id hints-ours --minutes 90 [--resume]
+    python3 tools/train.py export --id baseline-ours --out models --name ... --description ...
 
 `baseline`: the baseline family's exact Sequential CNN (231,682 parameters), ab/128 regressed
 through tanh with an MSE loss. `classes`: a compact network trained with Zhang et al.'s (ECCV 2016)

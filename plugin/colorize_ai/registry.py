@@ -148,7 +148,7 @@ def choose_variant(spec: ModelSpec, variant: str, device: str,
         if not fast:
             raise ModelMissing(
                 f"Model '{spec.id}' has no fast variant for the {device.upper()} installed; "
-                f"make one with `python tools/convert_models.py quantize "
+                f"make one with `python3 tools/convert_models.py quantize "
                 f"{'int8' if device == 'cpu' else 'fp16'} --model {spec.id} ...` or use the "
                 "exact model.")
         return fast[0]

@@ -30,12 +30,16 @@ _CACHE: dict[tuple, SessionInfo] = {}
 
 def runtime():
     """The onnxruntime module, or DeviceError saying how to install it."""
+    # Read when onnxruntime is imported: without it, official builds write a device id
+    # under ~/.cache/Microsoft and send usage events (see ONNX Runtime's docs/Privacy.md).
+    os.environ["ORT_DISABLE_TELEMETRY"] = "1"
     try:
         import onnxruntime
     except ImportError:
         raise DeviceError("ONNX Runtime is not installed in this Python environment; install "
                           "it with `pip install onnxruntime` (or onnxruntime-gpu for CUDA), or "
                           f"run `{INSTALL}`.") from None
+    onnxruntime.disable_telemetry_events()  # Windows builds' events go through the OS instead
     return onnxruntime
 
 

@@ -1,6 +1,6 @@
 """Build or reuse the cached Debian 13 root file system in which the GIMP 3 tests run.
 
-Usage: python tests/gimp/rootfs.py [--root DIR]   (prints the root's path when it is ready)
+Usage: python3 tests/gimp/rootfs.py [--root DIR]   (prints the root's path when it is ready)
 
 The root holds GIMP 3.0.4 with Python 3 plug-in support and a folder of wheels for its
 Python 3.13, downloaded on the host because pip inside the root cannot reach the index.

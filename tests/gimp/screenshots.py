@@ -1,6 +1,6 @@
 """Take the README's pictures from a real GIMP 3 run under Xvfb (needs root, like the tests).
 
-    python tests/gimp/screenshots.py [--models DIR] [--photo FILE] [-o docs/images]
+    python3 tests/gimp/screenshots.py [--models DIR] [--photo FILE] [-o docs/images]
 
 Installs the plug-in into a throwaway profile in the Debian 13 root, opens the photo (made
 grey), runs the filter from its dialog as a person would, and saves dialog.png (the dialog),

@@ -1,10 +1,12 @@
 """`fetch zhang`: download the published Zhang et al. files, check, convert and install them.
 
 Downloads go to a cache folder as NAME.part, resumed with HTTP Range requests (after a dropped
-connection within a run, and on the next run); a file counts as downloaded only once its size
-and sha256 equal the pinned ones. The converted model is run on a built-in input before it is
-written, with its manifest entry, into the user model folder. On any failure nothing is
-written there; only an interrupted download's .part stays in the cache, to be resumed.
+or stalled connection within a run, and on the next run); a file counts as downloaded only
+once its size and sha256 equal the pinned ones, so a plain-http address is as safe as https.
+A download that stalls, or outlasts its deadline, stops with a message; the next run resumes.
+The converted model is run on a built-in input before it is written, with its manifest entry,
+into the user model folder. On any failure nothing is written there; only an interrupted
+download's .part stays in the cache, to be resumed.
 """
 
 from __future__ import annotations
@@ -27,8 +29,12 @@ import numpy as np
 from . import zhang
 from .common import ConversionError, save_model
 
-ATTEMPTS = 4  # tries per file when the connection drops mid-way
-TIMEOUT_S = 60
+ATTEMPTS = 4  # tries per file when the connection drops or stalls mid-way
+# A connection that brings less than STALL_BYTES in STALL_S counts as stalled (a server can
+# keep a socket's own timeout from ever firing by sending a byte now and then).
+STALL_S = 60.0
+STALL_BYTES = 64 * 1024
+DEADLINE_S = 2 * 3600.0  # per file, all tries together; the next run resumes
 CHUNK = 1 << 16
 MAX_ABS_AB = 128.0  # ab a colour model can mean; annealed means stay inside the bin centres
 RETRY_PAUSE_S = 1.0  # doubled after each dropped connection
@@ -40,6 +46,14 @@ class FetchError(ConversionError):
 
 class NotFound(FetchError):
     """A 404: the file may be at one of its mirrors."""
+
+
+class Stalled(Exception):
+    """Less than STALL_BYTES arrived in STALL_S: try again from where it stopped."""
+
+
+class TooLate(FetchError):
+    """The download outlasted DEADLINE_S; what arrived stays for the next run."""
 
 
 def _engine_folders() -> Any:
@@ -117,8 +131,38 @@ def _body_span(response: Any, offset: int) -> tuple[int, int | None]:
     return offset, int(total) if total.isdigit() else None
 
 
+def _duration(seconds: float) -> str:
+    return f"{seconds / 3600:g} hours" if seconds >= 3600 else f"{seconds:g} s"
+
+
+def _copy_body(response: Any, out: Any, done: int, size: int, url: str, deadline: float,
+               progress: Progress) -> None:
+    """Append the response's body to `out`; Stalled or TooLate when it comes too slowly."""
+    window_start, window_done = time.monotonic(), done
+    # read1: one read from the socket, so that the checks below run while bytes trickle in.
+    while block := response.read1(CHUNK):
+        done += len(block)
+        if done > size:
+            raise FetchError(f"{url} is larger than the published {size} bytes")
+        out.write(block)
+        progress.update(done)
+        now = time.monotonic()
+        if now > deadline:
+            out.flush()
+            raise TooLate(
+                f"the download of {url} did not finish within {_duration(DEADLINE_S)} ({done} "
+                f"of {size} bytes); run the same command again to resume it"
+            )
+        if now - window_start >= STALL_S:
+            if done - window_done < STALL_BYTES:
+                raise Stalled
+            window_start, window_done = now, done
+
+
 def download(url: str, part: Path, size: int, progress: Progress) -> None:
     """Download url into `part`, appending to what an earlier try left there."""
+    deadline = time.monotonic() + DEADLINE_S
+    failure = "was cut short"
     for attempt in range(1, ATTEMPTS + 1):
         have = part.stat().st_size if part.exists() else 0
         if have == size:
@@ -130,20 +174,16 @@ def download(url: str, part: Path, size: int, progress: Progress) -> None:
         if have:
             request.add_header("Range", f"bytes={have}-")
         try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
+            with urllib.request.urlopen(request, timeout=STALL_S) as response:
                 start, total = _body_span(response, have)
                 if total is not None and total != size:
                     raise FetchError(f"{url} is {total} bytes, not the published {size}")
                 with open(part, "r+b" if start else "wb") as out:
                     out.seek(start)
                     out.truncate()
-                    done = start
-                    while block := response.read(CHUNK):
-                        done += len(block)
-                        if done > size:
-                            raise FetchError(f"{url} is larger than the published {size} bytes")
-                        out.write(block)
-                        progress.update(done)
+                    _copy_body(response, out, start, size, url, deadline, progress)
+        except TooLate:
+            raise
         except FetchError:
             part.unlink(missing_ok=True)
             raise
@@ -154,8 +194,10 @@ def download(url: str, part: Path, size: int, progress: Progress) -> None:
             raise error(f"the server answered {exc.code} {exc.reason} for {url}") from None
         except urllib.error.URLError as exc:
             raise FetchError(f"cannot reach {url}: {exc.reason}") from None
-        except (http.client.IncompleteRead, ConnectionError, socket.timeout, TimeoutError):
-            pass  # the connection dropped mid-way: resume from what arrived
+        except (Stalled, socket.timeout, TimeoutError):
+            failure = f"stalled (less than {_size(STALL_BYTES)} in {_duration(STALL_S)})"
+        except (http.client.IncompleteRead, ConnectionError):
+            failure = "was cut short"  # the connection dropped mid-way: resume from what arrived
         except OSError as exc:
             raise FetchError(f"cannot download {url}: {exc}") from None
         if part.exists() and part.stat().st_size == size:
@@ -167,7 +209,7 @@ def download(url: str, part: Path, size: int, progress: Progress) -> None:
     if got == 0 and part.exists():
         part.unlink(missing_ok=True)
     raise FetchError(
-        f"the download of {url} was cut short ({got} of {size} bytes) {ATTEMPTS} times; run the "
+        f"the download of {url} {failure} ({got} of {size} bytes) {ATTEMPTS} times; run the "
         f"same command again to resume it"
     )
 

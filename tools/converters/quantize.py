@@ -1,7 +1,7 @@
 """`quantize`: faster variants of an installed model, int8 for the CPU and fp16 for CUDA.
 
-    python tools/convert_models.py quantize int8 --model ID --calibration PHOTOS --test PHOTOS
-    python tools/convert_models.py quantize fp16 --model ID --test PHOTOS
+    python3 tools/convert_models.py quantize int8 --model ID --calibration PHOTOS --test PHOTOS
+    python3 tools/convert_models.py quantize fp16 --model ID --test PHOTOS
 
 int8 is ONNX Runtime's static quantization in QDQ format (weights per channel, int8; activations
 uint8), calibrated on the model's own inputs made from a folder of photos exactly as the engine

@@ -50,7 +50,7 @@ class SourceFile:
 
 _GITHUB = "https://raw.githubusercontent.com/richzhang/colorization"
 
-# The published files (docs SOURCE_MODELS.md section 3); fetch downloads and checks these. The
+# The published files (docs/MODELS.md section 3); fetch downloads and checks these. The
 # GitHub repository moved its Caffe files twice (master/colorization/, then the caffe branch);
 # the sha256 check makes any of its copies equally good.
 SOURCES = (
@@ -571,7 +571,7 @@ def manifest_entry(model: Any, model_id: str = MODEL_ID) -> dict[str, Any]:
                f"F(4x4, 3x3) form" if "winograd" in meta else "")
         ),
         "source_urls": [s.url for s in SOURCES],
-        "install": "python installer.py --model zhang",
+        "install": "python3 installer.py --model zhang",
         "description": (
             "Zhang et al. (ECCV 2016): vivid colours from a classification over 313 ab bins; "
             "the reference model"

@@ -18,7 +18,7 @@ class HintCells:
 
 
 class Family:
-    """One model family. Defaults come from the published models (SOURCE_MODELS.md); a
+    """One model family. Defaults come from the published models (docs/MODELS.md); a
     manifest entry's `input` / `output` values override them per model."""
 
     name: ClassVar[str]
