@@ -199,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--title", default="Evaluation")
     parser.add_argument("--hints", action="store_true", help="run the colour-hint protocol")
     parser.add_argument("--hint-model", help="with --hints: the model trained on hints")
+    parser.add_argument("--cache", type=Path,
+                        help="with --hints: keep Levin et al.'s results here for later runs")
     args = parser.parse_args(argv)
     from colorize_ai.errors import ColorizeError
 
@@ -226,7 +228,7 @@ def evaluate_hints(args: argparse.Namespace) -> int:
     try:
         photos = load_photos(args.images, args.size, args.limit)
         summary, shown = hint_eval.run(photos, args.models, args.size, args.folders, scores,
-                                       grey_output)
+                                       grey_output, cache=args.cache)
     except (EvaluationError, ColorizeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
