@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -12,6 +14,9 @@ TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
 SHARED = REPO.parent / "shared"
 sys.path.insert(0, str(TESTS))
+sys.path.insert(0, str(TESTS / "gimp"))
+
+import rootfs  # noqa: E402
 
 from tiny_models import add_model  # noqa: E402
 
@@ -40,3 +45,19 @@ def shared_fixtures() -> Path:
         pytest.skip(f"../shared/fixtures is not beside the checkout ({path}); these tests need "
                     "the published Zhang files it holds")
     return path
+
+
+@pytest.fixture(scope="session", params=sorted(rootfs.RELEASES), ids=lambda v: "gimp" + v)
+def gimp_release(request) -> rootfs.Release:
+    """Each tested GIMP in turn (3.0 from Debian trixie, 3.2 from sid), its root built or reused:
+    a test that uses this, directly or through a fixture such as test_gimp3_e2e's e2e, runs in
+    every version."""
+    release = rootfs.RELEASES[request.param]
+    if sys.platform != "linux" or os.geteuid() != 0:
+        pytest.skip("the real-GIMP tests need Linux and root (debootstrap, chroot, mount)")
+    try:
+        rootfs.ensure_rootfs(release)
+    except (OSError, RuntimeError, subprocess.CalledProcessError) as error:
+        pytest.skip(f"the {release.name} could not be built ({error}); building it needs the "
+                    "Debian mirror and the package index")
+    return release

@@ -51,10 +51,8 @@ class BenchRoot(harness.GimpRoot):
 
 
 def _ready_root() -> Path:
-    root = rootfs.DEFAULT_ROOT
-    stamps = (rootfs._read(root / "etc" / "colorize-ai-rootfs") == rootfs.ROOT_STAMP
-              and rootfs._read(root / rootfs.WHEEL_DIR / "STAMP") == rootfs.WHEEL_STAMP)
-    if not stamps:
+    root = rootfs.TRIXIE.default_root
+    if not rootfs.is_ready(rootfs.TRIXIE, root):
         raise RuntimeError(f"the GIMP 3 root {root} is not built (python3 tests/gimp/rootfs.py "
                            "builds it, about 5 minutes)")
     return root

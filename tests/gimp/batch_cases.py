@@ -1,4 +1,4 @@
-"""Run inside gimp-console-3.0 (python-fu-eval): the end-to-end cases, one GIMP start.
+"""Run inside gimp-console-3.x (python-fu-eval): the end-to-end cases, one GIMP start.
 
 Reads /tmp/e2e/settings.json, drives plug-in-colorize-ai the way a script or another plug-in
 would, and writes what it saw to <out>/results.json plus raw pixel dumps; the pytest side
@@ -94,6 +94,7 @@ def registered():
     info = {"found": True, "menu_paths": list(PROC.get_menu_paths()),
             "menu_label": PROC.get_menu_label(), "image_types": PROC.get_image_types(),
             "arguments": [a.get_name() for a in PROC.get_arguments()]}
+    info["gimp_version"] = Gimp.version()
     for spec in PROC.get_arguments():
         if spec.get_name() == "model":
             choice = Gimp.param_spec_choice_get_choice(spec)

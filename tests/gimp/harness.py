@@ -1,5 +1,6 @@
-"""Drive a real GIMP 3 inside the cached Debian 13 root: install with installer.py, run batch
-scripts with gimp-console-3.0, read back what they wrote."""
+"""Drive a real GIMP 3 inside one of the cached Debian roots (rootfs.py: GIMP 3.0 in trixie,
+3.2 in sid): install with installer.py, run batch scripts with gimp-console-3.x, read back what
+they wrote."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from rootfs import WHEEL_DIR, ensure_rootfs, mounted
+from rootfs import TRIXIE, WHEEL_DIR, Release, ensure_rootfs, mounted
 
 REPO = Path(__file__).resolve().parents[2]
 GIMP_DIR = Path(__file__).resolve().parent
@@ -35,8 +36,9 @@ def copy_checkout(dest: Path) -> None:
 class GimpRoot:
     """The root file system with proc mounted, a copy of the checkout and a work folder."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, release: Release = TRIXIE) -> None:
         self.root = root
+        self.release = release
 
     def path(self, inside: str) -> Path:
         return self.root / inside.lstrip("/")
@@ -65,24 +67,24 @@ class GimpRoot:
                          *args])
 
     def batch(self, script: str, timeout: float = 300) -> subprocess.CompletedProcess:
-        """Run a Python batch script in gimp-console-3.0 (one GIMP start)."""
-        return self.run(["gimp-console-3.0", "-i", "-n", "--batch-interpreter=python-fu-eval",
+        """Run a Python batch script in gimp-console-3.x (one GIMP start)."""
+        return self.run([self.release.console, "-i", "-n", "--batch-interpreter=python-fu-eval",
                          "-b", "-", "--quit"], timeout=timeout,
                         stdin=(GIMP_DIR / script).read_bytes())
 
     def gui_batch(self, script: str, timeout: float = 400) -> subprocess.CompletedProcess:
-        """Run a batch script in the GUI gimp-3.0 under Xvfb (windows, dialogs, keys)."""
+        """Run a batch script in the GUI gimp-3.x under Xvfb (windows, dialogs, keys)."""
         # No first-run welcome dialog in front of the image window.
         self.path(PROFILE).mkdir(parents=True, exist_ok=True)
         self.path(PROFILE + "/gimprc").write_text("(show-welcome-dialog no)\n")
-        return self.run(["xvfb-run", "-a", "-s", "-screen 0 1280x860x24", "gimp-3.0", "-n",
+        return self.run(["xvfb-run", "-a", "-s", "-screen 0 1280x860x24", self.release.gui, "-n",
                          "--batch-interpreter=python-fu-eval", "-b", "-", "--quit"],
                         timeout=timeout, stdin=(GIMP_DIR / script).read_bytes())
 
 
-def gimp_root() -> tuple[GimpRoot, object]:
+def gimp_root(release: Release) -> tuple[GimpRoot, object]:
     """A ready root (built or reused) with proc mounted; call close() on the second value."""
-    root = ensure_rootfs(python=sys.executable)
+    root = ensure_rootfs(release, python=sys.executable)
     context = mounted(root)
     context.__enter__()
-    return GimpRoot(root), context
+    return GimpRoot(root, release), context

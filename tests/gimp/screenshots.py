@@ -1,10 +1,11 @@
 """Take the README's pictures from a real GIMP 3 run under Xvfb (needs root, like the tests).
 
-    python3 tests/gimp/screenshots.py [--models DIR] [--photo FILE] [-o docs/images]
+    python3 tests/gimp/screenshots.py [--gimp 3.0|3.2] [--models DIR] [--photo FILE] [-o DIR]
 
-Installs the plug-in into a throwaway profile in the Debian 13 root, opens the photo (made
-grey), runs the filter from its dialog as a person would, and saves dialog.png (the dialog),
-window.png (GIMP with the new layer) and before_after.png (the grey layer and the new one).
+Installs the plug-in into a throwaway profile in that GIMP's Debian root (rootfs.py), opens
+the photo (made grey), runs the filter from its dialog as a person would, and saves dialog.png
+(the dialog), window.png (GIMP with the new layer) and before_after.png (the grey layer and the
+new one).
 Without --models it uses a tiny untrained test model, whose colours mean nothing.
 """
 
@@ -23,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import harness  # noqa: E402
+import rootfs  # noqa: E402
 
 from tiny_models import add_model  # noqa: E402
 
@@ -36,12 +38,14 @@ def sample_photo() -> Image.Image:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--gimp", choices=sorted(rootfs.RELEASES), default=rootfs.TRIXIE.gimp,
+                        help="the GIMP version to photograph (default: %(default)s)")
     parser.add_argument("--models", type=Path, help="a models folder (manifest.json + files)")
     parser.add_argument("--photo", type=Path, help="the photo (default: scikit-image's astronaut)")
     parser.add_argument("-o", "--output", type=Path, default=harness.REPO / "docs" / "images")
     args = parser.parse_args()
 
-    root, mount = harness.gimp_root()
+    root, mount = harness.gimp_root(rootfs.RELEASES[args.gimp])
     try:
         root.fresh_work()
         models = root.path(harness.MODELS)
