@@ -409,16 +409,20 @@ def export_module(arch: str, model: nn.Module, bins: np.ndarray | None = None,
     model.eval()
     if arch == "baseline":
         return model
+    if arch == "hints":
+        return HintInputs(model).eval()
     return AnnealedMean(model, bins, temperature).eval()
 
 
 def to_onnx(module: nn.Module, path: Path, size: int = 64) -> None:
-    """Export with input "L" [1,1,H,W] and output "ab", H and W dynamic (opset 17)."""
-    dummy = torch.zeros(1, 1, size, size)
-    torch.onnx.export(module, (dummy,), str(path), input_names=["L"], output_names=["ab"],
+    """Export with input "L" [1,1,H,W] (and for the hint model "ab_hint" [1,2,H,W] and "mask"
+    [1,1,H,W]) and output "ab", H and W dynamic (opset 17)."""
+    names = ["L", "ab_hint", "mask"] if isinstance(module, HintInputs) else ["L"]
+    dummies = tuple(torch.zeros(1, {"ab_hint": 2}.get(n, 1), size, size) for n in names)
+    axes = {n: {2: "height", 3: "width"} for n in names}
+    torch.onnx.export(module, dummies, str(path), input_names=names, output_names=["ab"],
                       opset_version=17, dynamo=False,
-                      dynamic_axes={"L": {2: "height", 3: "width"},
-                                    "ab": {2: "out_height", 3: "out_width"}})
+                      dynamic_axes={**axes, "ab": {2: "out_height", 3: "out_width"}})
 
 
 def validation_shrink(model: nn.Module, val: list[np.ndarray]) -> float:
@@ -449,6 +453,7 @@ def export(args: argparse.Namespace) -> Path:
     model = build(targs["arch"], targs["width"])
     model.load_state_dict(ckpt["model"])
     bins = ckpt["extra"]["bins"].numpy() if targs["arch"] == "classes" else None
+    hints = targs["arch"] == "hints"
     module = export_module(targs["arch"], model, bins, args.temperature)
     Path(args.out).mkdir(parents=True, exist_ok=True)
     tmp = Path(args.out) / f".{args.id}.export.onnx"
@@ -458,15 +463,15 @@ def export(args: argparse.Namespace) -> Path:
     state = ckpt["state"]
     minutes = state["seconds"] / 60
     classes = targs["arch"] == "classes"
-    ab_scale = 1.0 if classes else AB_SCALE
+    ab_scale = 1.0 if classes else HINT_AB_DIVISOR if hints else AB_SCALE
     shrink = ""
-    if args.shrink and not classes:
+    if args.shrink and not classes and not hints:
         val = [_centre(p, targs["val_size"]) for p in load_split(Path(args.data), "val")]
         factor = validation_shrink(model, val)
         ab_scale = round(AB_SCALE * factor, 3)
         shrink = (f"; ab scaled by {factor:.3f} (the least-squares factor on the {len(val)} "
                   "validation pictures, tools/train.py export --shrink)")
-    family = "zhang" if classes else "baseline"
+    family = "zhang" if classes else "siggraph17" if hints else "baseline"
     props = {"family": family, "source_files": f"tools/train.py checkpoint {run}",
              "source_sha256": "", "converter_version": "train-1",
              "l_offset": L_OFFSET, "l_divisor": L_DIVISOR,
@@ -492,15 +497,21 @@ def export(args: argparse.Namespace) -> Path:
               + ("; its x2 upsamplings and the 3x3 convolutions after them computed at the "
                  "low resolution (sub-pixel form, tools/converters/subpixel.py)" if folded
                  else ""))
+    inputs = {"name": "L", "layout": "NCHW", "size": 256,
+              "multiple": 8 if classes or hints else 4, "fixed_size": False,
+              "l_offset": L_OFFSET, "l_divisor": L_DIVISOR}
+    if hints:  # the siggraph17 family's hint inputs, normalised as in training
+        inputs.update(hint_name="ab_hint", mask_name="mask", hint_divisor=HINT_AB_DIVISOR,
+                      mask_offset=0.0)
     entry = {
         "id": args.id,
         "name": args.name,
         "family": family,
         "file": f"{args.id}.onnx",
-        "input": {"name": "L", "layout": "NCHW", "size": 256, "multiple": 8 if classes else 4,
-                  "fixed_size": False, "l_offset": L_OFFSET, "l_divisor": L_DIVISOR},
+        "input": inputs,
         "output": {"name": "ab", "layout": "NCHW", "ab_scale": ab_scale,
-                   "decoding": "annealed-mean" if classes else "tanh"},
+                   "decoding": "annealed-mean" if classes else
+                   "linear" if hints else "tanh"},
         "license": "MIT",
         "provenance": recipe,
         "source_urls": [],
@@ -509,6 +520,8 @@ def export(args: argparse.Namespace) -> Path:
     }
     if args.default:
         entry["default"] = True
+    if hints:
+        entry["default_hints"] = True
     return save_model(proto, args.out, entry)
 
 
