@@ -150,6 +150,8 @@ def _reset_orientation(exif: bytes) -> bytes:
 
 
 def _orientation(im: Image.Image) -> int:
+    if im.format == "PNG" and "exif" not in im.info:
+        return 1  # Pillow would decode the whole image to look for an eXIf after the pixels
     try:
         value = im.getexif().get(ORIENTATION, 1)
     except (OSError, SyntaxError, ValueError, struct.error):
