@@ -271,6 +271,7 @@ def _output_path(job: Job, out_dir: Path | None, model_id: str, fmt: str) -> Pat
 def _colorize_one(job: Job, models: list[Model], args: argparse.Namespace, bar: Bar) -> bool:
     photo: Photo | None = None
     ok = True
+    said: set[str] = set()  # format notes, once per input
     for model in models:
         target = _output_path(job, args.output, model.spec.base_id, args.format)
         if target.exists() and not args.overwrite:
@@ -289,7 +290,10 @@ def _colorize_one(job: Job, models: list[Model], args: argparse.Namespace, bar: 
                           render_size=args.render_size, fit=args.fit,
                           interpolation=args.interpolation)
         result, notes = fit_to_format(Photo(pixels, photo.exif, photo.icc), target.suffix)
-        for note in notes if model is models[0] else ():
+        if model is models[-1]:
+            photo = None  # the input's pixels are not needed to write: free them first
+        for note in (n for n in notes if n not in said):
+            said.add(note)
             bar.say(f"warning: {job.source}: {note}", error=True)
         try:
             _make_folder(target.parent)

@@ -14,7 +14,7 @@ import tempfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Callable
 
 import cv2
 import numpy as np
@@ -78,21 +78,42 @@ def _swap_red_blue(pixels: np.ndarray) -> None:
             band[..., [0, 2]] = band[..., [2, 0]]
 
 
+def _opencv_can_open(path: str) -> bool:
+    """OpenCV's file functions take narrow paths: any name on POSIX, ASCII on Windows."""
+    return os.name != "nt" or path.isascii()
+
+
 def _decode_16bit(path: Path) -> np.ndarray:
-    # Pillow reduces 16-bit RGB to 8 bits; OpenCV keeps all 16.
-    data = np.fromfile(path, np.uint8)
-    pixels = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
-    del data
+    # Pillow reduces 16-bit RGB to 8 bits; OpenCV keeps all 16. From the file when OpenCV can
+    # open it, which spares a copy of the file's bytes.
+    if _opencv_can_open(str(path)):
+        pixels = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    else:
+        pixels = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_UNCHANGED)
     if pixels is None or pixels.dtype != np.uint16:
         raise BadInput("the 16-bit image data is damaged or truncated")
     _swap_red_blue(pixels)
     return pixels
 
 
+def _as_array(im: Image.Image) -> np.ndarray:
+    """np.asarray(im) of an 8-bit L, LA, RGB or RGBA image a band of rows at a time: Pillow's
+    own conversion holds two whole copies of the pixels as bytes on the way."""
+    im.load()
+    width, height = im.size
+    bands = len(im.getbands())
+    out = np.empty((height, width) if bands == 1 else (height, width, bands), np.uint8)
+    rows = max(1, BAND_BYTES // (width * bands))
+    for y0 in range(0, height, rows):
+        out[y0:y0 + rows] = np.asarray(im.crop((0, y0, width, min(height, y0 + rows))))
+    return out
+
+
 def _decode_8bit(im: Image.Image) -> np.ndarray:
-    if im.mode in ("L", "LA", "RGB", "RGBA", "I;16", "I;16B", "I;16L"):
-        arr = np.asarray(im)
-        return arr.astype(np.uint16) if im.mode.startswith("I;16") else arr
+    if im.mode in ("L", "LA", "RGB", "RGBA"):
+        return _as_array(im)
+    if im.mode in ("I;16", "I;16B", "I;16L"):
+        return np.asarray(im).astype(np.uint16)
     if im.mode == "I":
         return np.clip(np.asarray(im), 0, 65535).astype(np.uint16)
     if im.mode == "F":
@@ -186,6 +207,7 @@ def read_photo(path: str | os.PathLike, max_megapixels: float = MAX_MEGAPIXELS) 
             icc = im.info.get("icc_profile") or None
             orientation = _orientation(im)
             pixels = _decode_16bit(path) if _is_16bit(im, path) else _decode_8bit(im)
+            im.close()  # frees Pillow's copy of the pixels now, not when `im` goes
     except BadInput:
         raise
     except FileNotFoundError:
@@ -247,7 +269,7 @@ def _write_tiff16(f: BinaryIO, tmp: str, pixels: np.ndarray) -> None:
         pixels = pixels.copy()
     _swap_red_blue(pixels)
     try:
-        if tmp.isascii():  # OpenCV's file functions take narrow paths only on Windows
+        if _opencv_can_open(tmp):
             f.close()
             ok = cv2.imwrite(tmp, pixels)
         else:
@@ -258,6 +280,15 @@ def _write_tiff16(f: BinaryIO, tmp: str, pixels: np.ndarray) -> None:
         _swap_red_blue(pixels)
     if not ok:
         raise BadInput("OpenCV could not encode the 16-bit TIFF")
+
+
+def _convert(pixels: np.ndarray, dtype: type, scale: Callable[[np.ndarray], np.ndarray]
+             ) -> np.ndarray:
+    """`scale(pixels)` rounded to `dtype`, a band at a time (no float copy of the photo)."""
+    out = np.empty(pixels.shape, dtype)
+    for y0, y1 in _bands(pixels):
+        out[y0:y1] = np.rint(scale(pixels[y0:y1]))
+    return out
 
 
 def fit_to_format(photo: Photo, suffix: str) -> tuple[Photo, list[str]]:
@@ -281,13 +312,13 @@ def _save(f: BinaryIO, tmp: str, photo: Photo, suffix: str) -> None:
     pixels = photo.pixels
     suffix = suffix.lower()
     if pixels.dtype == np.float32:
-        pixels = np.rint(np.clip(pixels, 0, 1) * 65535).astype(np.uint16)
+        pixels = _convert(pixels, np.uint16, lambda band: np.clip(band, 0, 1) * 65535)
     if suffix == ".png" and pixels.dtype in (np.uint8, np.uint16):
         return _write_png(f, pixels, photo.exif, photo.icc)
     if pixels.dtype == np.uint16 and suffix in (".tif", ".tiff"):
         return _write_tiff16(f, tmp, pixels)
     if pixels.dtype == np.uint16:  # JPEG and WebP hold 8 bits
-        pixels = np.rint(pixels / 257.0).astype(np.uint8)
+        pixels = _convert(pixels, np.uint8, lambda band: band / np.float32(257))
     im = Image.fromarray(pixels)
     if suffix in (".jpg", ".jpeg") and im.mode == "RGBA":
         im = im.convert("RGB")  # JPEG has no alpha
