@@ -90,3 +90,21 @@ def test_16_bit_png_peaks_near_its_input_and_result_arrays(model_dir, tmp_path):
     assert figures["result_mb"] == 96
     grown = figures["peak_mb"] - figures["before_mb"]
     assert grown <= 2 * figures["result_mb"] + 250, figures
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+@pytest.mark.parametrize("channels", [1, 2, 3, 4])
+def test_png_writer_round_trips_every_layout(tmp_path, monkeypatch, dtype, channels):
+    from colorize_ai import imagefile
+
+    monkeypatch.setattr(imagefile, "BAND_BYTES", 1000)  # many bands of a few rows
+    rng = np.random.default_rng(channels)
+    shape = (37, 53) if channels == 1 else (37, 53, channels)
+    pixels = rng.integers(0, np.iinfo(dtype).max + 1, shape, dtype=dtype)
+    write_photo(tmp_path / "x.png", Photo(pixels))
+    back = cv2.imread(str(tmp_path / "x.png"), cv2.IMREAD_UNCHANGED)
+    if channels >= 3:
+        back = back[..., [2, 1, 0, 3][:channels]]
+    elif channels == 2:  # OpenCV reads grey+alpha as BGRA
+        back = back[..., [0, 3]]
+    assert back.dtype == dtype and np.array_equal(back, pixels)
