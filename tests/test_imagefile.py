@@ -74,7 +74,7 @@ def test_a_plain_but_honest_jpeg_is_accepted(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc and getrusage")
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_16_bit_png_peaks_near_its_input_and_result_arrays(model_dir, tmp_path):
     """Reading, colorizing and writing a 16-bit RGB photo holds its input and result arrays
     and a bounded amount more; whole copies at each step (the old reader and writer) fail."""

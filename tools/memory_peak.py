@@ -4,14 +4,14 @@
     python tools/memory_peak.py PHOTO [colorize-ai options...]
 
 Prints one JSON line: the decoded size of the photo and of the result (MB), the process's
-resident set before the run (imports done) and at its peak (MB, getrusage's ru_maxrss).
-Unix only. The README's memory figures come from this.
+resident set before the run (imports done) and at its peak (MB, /proc's VmHWM: unlike
+getrusage's ru_maxrss it does not inherit the peak of the process that started this one).
+Linux only.
 """
 
 from __future__ import annotations
 
 import json
-import resource
 import sys
 from pathlib import Path
 
@@ -25,9 +25,10 @@ from colorize_ai.imagefile import _is_16bit  # noqa: E402
 MB = 1e6
 
 
-def resident_mb() -> float:
+def resident_mb(field: str = "VmRSS") -> float:
+    """The process's resident set now (VmRSS) or at its peak (VmHWM), in MB."""
     with open("/proc/self/status") as f:
-        line = next(x for x in f if x.startswith("VmRSS:"))
+        line = next(x for x in f if x.startswith(field + ":"))
     return int(line.split()[1]) * 1024 / MB
 
 
@@ -39,7 +40,7 @@ def main_peak(argv: list[str]) -> dict:
         pixels = im.size[0] * im.size[1]
     before = resident_mb()
     code = main(argv)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / MB
+    peak = resident_mb("VmHWM")
     result_channels = 4 if channels in (2, 4) else 3
     return {"exit": code, "megapixels": round(pixels / 1e6, 1),
             "decoded_mb": round(pixels * channels * depth / MB),
