@@ -1,9 +1,10 @@
 """Reading and writing photos: 8- and 16-bit, EXIF and ICC kept, bad files refused clearly.
 
 Memory: a photo is held once as decoded pixels; everything else works in bands of rows.
-Reading frees the file's bytes before the pixels are reordered in place, and writing streams
-PNGs (our own writer) and 16-bit TIFFs (OpenCV) to the file, so that reading, colorizing and
-writing a photo peaks at about its input and result arrays plus a few hundred MB (README).
+Reading takes 8-bit pixels from Pillow a band at a time and lets OpenCV read 16-bit files
+itself; writing streams PNGs (our own writer) and 16-bit TIFFs (OpenCV) to the file. Reading,
+colorizing and writing a photo so peaks at about its input and result arrays plus a few
+hundred MB (docs/BENCHMARKS.md).
 """
 
 from __future__ import annotations
