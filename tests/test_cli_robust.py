@@ -57,6 +57,17 @@ def test_two_folders_with_the_same_file_name_into_one_output(model_dir, tmp_path
     assert sizes == [(64, 64), (80, 80)]  # the file named twice ran once
 
 
+def test_a_result_never_replaces_another_input(model_dir, tmp_path, capsys):
+    _grey(tmp_path / "photo.png")
+    _grey(tmp_path / "photo_tiny.png", size=64)  # an input named like photo.png's result
+    before = (tmp_path / "photo_tiny.png").read_bytes()
+    assert main([str(tmp_path / "photo.png"), str(tmp_path / "photo_tiny.png"),
+                 "--overwrite"]) == 1
+    assert "the result would replace the input" in capsys.readouterr().err
+    assert (tmp_path / "photo_tiny.png").read_bytes() == before
+    assert (tmp_path / "photo_tiny_tiny.png").exists()  # the other input still ran
+
+
 def test_read_only_output_folder_is_named(model_dir, tmp_path, monkeypatch, capsys):
     source = tmp_path / "one.png"
     _grey(source)

@@ -277,8 +277,9 @@ def _colorize_one(job: Job, models: list[Model], args: argparse.Namespace, bar: 
         if target.exists() and not args.overwrite:
             bar.say(f"skipped: {target} exists (use --overwrite to replace it)")
             continue
-        if target.exists() and target.resolve() == job.source.resolve():
-            bar.say(f"error: {job.source}: the result would replace the input", error=True)
+        if target.exists() and target.resolve() in args.sources | {job.source.resolve()}:
+            bar.say(f"error: {job.source}: the result would replace the input {target}",
+                    error=True)
             ok = False
             continue
         if photo is None:
@@ -396,6 +397,7 @@ def main(argv: list[str] | None = None) -> int:
                                  args.output)
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
+    args.sources = {j.source.resolve() for j in jobs if not j.error}  # never overwritten
     bar = Bar(len(jobs), args.quiet)
     failed = 0
     for job in jobs:
