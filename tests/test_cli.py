@@ -56,7 +56,7 @@ def test_output_folder_format_and_skip_without_overwrite(model_dir, photos, tmp_
     assert main([str(photos / "cat.png"), "-o", str(out_dir), "--format", "jpg",
                  "--strength", "2", "--overwrite"]) == 0
     assert target.read_bytes() != first
-    assert not list(out_dir.glob(".*part"))
+    assert not list(out_dir.glob(".*part*"))
 
 
 def test_all_models_writes_one_result_per_installed_model(model_dir, photos, tmp_path):

@@ -21,6 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from converters import SUBCOMMANDS  # noqa: E402
 from converters.common import ConversionError  # noqa: E402
 
+# The extra (pyproject.toml) that brings each package the converters import when they run.
+EXTRAS = {"onnx": "convert", "h5py": "convert", "skimage": "convert", "onnxruntime": "cpu"}
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="convert_models.py", description=__doc__.splitlines()[0])
@@ -35,6 +38,14 @@ def main(argv: list[str] | None = None) -> int:
         return args.run(args) or 0
     except ConversionError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except ModuleNotFoundError as exc:
+        extra = EXTRAS.get((exc.name or "").split(".")[0])
+        if extra is None:
+            raise
+        print(f"error: `{args.command}` needs the Python package {exc.name}, which is not "
+              f"installed; install the `{extra}` extra: pip install -e '.[{extra}]'",
+              file=sys.stderr)
         return 1
 
 

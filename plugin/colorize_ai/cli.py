@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,18 +14,37 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .errors import BadInput, BadRequest, ColorizeError, ModelUnknown
-from .imagefile import EXTENSIONS, FORMATS, MAX_MEGAPIXELS, Photo, read_photo, write_photo
+from .errors import (
+    BadInput,
+    BadRequest,
+    ColorizeError,
+    ModelUnknown,
+    OutOfMemory,
+    OutputError,
+    is_out_of_memory,
+)
+from .imagefile import (
+    EXTENSIONS,
+    FORMATS,
+    MAX_MEGAPIXELS,
+    Photo,
+    fit_to_format,
+    read_photo,
+    write_photo,
+)
 from .logs import log_to_file
 from .model import Model, load_model
 from .options import BOOL, CHOICE, IMAGE, INSTALL, OPTIONS, PIPELINE, SESSION, Option
 from .pipeline import colorize
-from .registry import ModelSpec, get_spec, list_models
+from .registry import ModelSpec, get_spec, list_models, manifest_problems
 from .session import describe_device, max_threads
 
 log = logging.getLogger("colorize_ai.cli")
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
+MEMORY_ADVICE = ("use --max-megapixels to skip such photos, close other programs, or try "
+                 "--device cpu if the GPU ran out")
 
 
 def _checked(option: Option):
@@ -64,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="*", metavar="INPUT", help="image files or folders of images")
     p.add_argument("-o", "--output", type=Path, metavar="DIR",
                    help="folder for the results (default: next to each input)")
+    p.add_argument("-r", "--recursive", action="store_true",
+                   help="also colorize the images in subfolders (results mirrored under -o)")
     p.add_argument("-m", "--model", metavar="ID",
                    help="model id (see --list-models; default: the default installed model, or "
                         "with hints the default hint model)")
@@ -118,29 +141,96 @@ def list_models_table(device: str) -> str:
 class Job:
     source: Path
     error: str | None = None
+    relative: Path = Path()  # its folder under the INPUT folder, mirrored under -o
+    stem: str = ""  # its results' name before _<model id>, when not the source's own stem
 
 
-def collect_inputs(inputs: list[str], model_ids: set[str]) -> list[Job]:
-    """Files to colorize; folders expand to their images (not our own earlier results)."""
+def _is_result(path: Path, model_ids: set[str]) -> bool:
+    return any(path.stem.endswith(f"_{i}") for i in model_ids)
+
+
+def _scan(folder: Path, relative: Path, model_ids: set[str], recursive: bool,
+          skip: Path | None, jobs: list[Job]) -> tuple[int, int]:
+    """Add the images of `folder` (and with `recursive` of its subfolders) to `jobs`: the
+    number of images found and of subfolders left out."""
+    try:
+        entries = sorted(folder.iterdir())
+        subfolders = [e for e in entries if e.is_dir() and not e.name.startswith(".")]
+        files = [f for f in entries if f.suffix.lower() in EXTENSIONS and f.is_file()
+                 and not _is_result(f, model_ids)]
+    except OSError as exc:
+        jobs.append(Job(folder, f"cannot list the folder ({exc.strerror})"))
+        return 0, 0
+    jobs.extend(Job(f, relative=relative) for f in files)
+    if not recursive:
+        return len(files), len(subfolders)
+    found = len(files)
+    for sub in subfolders:
+        if sub.is_symlink() or (skip is not None and sub.resolve() == skip):
+            continue  # no loops through links; never our own output folder
+        found += _scan(sub, relative / sub.name, model_ids, recursive, skip, jobs)[0]
+    return found, 0
+
+
+def collect_inputs(inputs: list[str], model_ids: set[str], recursive: bool = False,
+                   out_dir: Path | None = None) -> tuple[list[Job], list[str]]:
+    """Files to colorize, each once; folders expand to their images (not our own earlier
+    results), with `recursive` those of their subfolders too. Also notes for the user."""
     jobs: list[Job] = []
+    notes: list[str] = []
+    skip = out_dir.resolve() if out_dir is not None else None
     for text in inputs:
         path = Path(text)
         if path.is_dir():
-            try:
-                files = sorted(f for f in path.iterdir()
-                               if f.suffix.lower() in EXTENSIONS and f.is_file()
-                               and not any(f.stem.endswith(f"_{i}") for i in model_ids))
-            except OSError as exc:
-                jobs.append(Job(path, f"cannot list the folder ({exc.strerror})"))
-                continue
-            if not files:
-                jobs.append(Job(path, "the folder has no images"))
-            jobs.extend(Job(f) for f in files)
+            found, skipped = _scan(path, Path(), model_ids, recursive, skip, jobs)
+            hint = (f"{skipped} subfolder(s) skipped; use --recursive to include them"
+                    if skipped else "")
+            if not found:
+                jobs.append(Job(path, "the folder has no images" + (f" ({hint})" if hint
+                                                                     else "")))
+            elif hint:
+                notes.append(f"{path}: {hint}")
         elif path.exists():
             jobs.append(Job(path))
         else:
             jobs.append(Job(path, "no such file or folder"))
-    return jobs
+    seen: set[Path] = set()
+    unique = []
+    for job in jobs:  # a file named twice (or also through its folder) runs once
+        key = job.source.resolve()
+        if job.error or key not in seen:
+            unique.append(job)
+            seen.add(key)
+    return unique, notes + _name_results(unique, out_dir)
+
+
+def _name_results(jobs: list[Job], out_dir: Path | None) -> list[str]:
+    """Give inputs whose results would share a name (photo.bmp and photo.webp, or two
+    photo.png into one -o) distinct ones: the source's extension kept, else a number."""
+    def folder(job: Job) -> Path:
+        return ((out_dir / job.relative) if out_dir else job.source.parent).resolve()
+
+    def key(job: Job, stem: str) -> tuple[Path, str]:
+        return folder(job), stem.casefold()
+
+    todo = [j for j in jobs if not j.error]
+    counts: dict[tuple[Path, str], int] = {}
+    for job in todo:
+        counts[key(job, job.source.stem)] = counts.get(key(job, job.source.stem), 0) + 1
+    taken: set[tuple[Path, str]] = set()
+    notes = []
+    for job in todo:
+        base = job.source.stem if counts[key(job, job.source.stem)] == 1 else job.source.name
+        stem, n = base, 1
+        while key(job, stem) in taken:
+            n += 1
+            stem = f"{base}-{n}"
+        taken.add(key(job, stem))
+        if stem != job.source.stem:
+            job.stem = stem
+            notes.append(f"{job.source}: another input has the same name; its results are "
+                         f"named {stem}_<model>")
+    return notes
 
 
 class Bar:
@@ -176,31 +266,44 @@ class Bar:
             sys.stderr.write("\r" + " " * 80 + "\r")
 
 
-def _output_path(source: Path, out_dir: Path | None, model_id: str, fmt: str) -> Path:
-    return (out_dir or source.parent) / f"{source.stem}_{model_id}{FORMATS[fmt]}"
+def _output_path(job: Job, out_dir: Path | None, model_id: str, fmt: str) -> Path:
+    folder = out_dir / job.relative if out_dir else job.source.parent
+    return folder / f"{job.stem or job.source.stem}_{model_id}{FORMATS[fmt]}"
 
 
 def _colorize_one(job: Job, models: list[Model], args: argparse.Namespace, bar: Bar) -> bool:
     photo: Photo | None = None
     hints: np.ndarray | None | bool = None  # False: read, and there are none
     ok = True
+    said: set[str] = set()  # format notes, once per input
     for model in models:
-        target = _output_path(job.source, args.output, model.spec.base_id, args.format)
+        target = _output_path(job, args.output, model.spec.base_id, args.format)
         if target.exists() and not args.overwrite:
             bar.say(f"skipped: {target} exists (use --overwrite to replace it)")
             continue
-        if target.exists() and target.resolve() == job.source.resolve():
-            bar.say(f"error: {job.source}: the result would replace the input", error=True)
+        if target.exists() and target.resolve() in args.sources | {job.source.resolve()}:
+            bar.say(f"error: {job.source}: the result would replace the input {target}",
+                    error=True)
             ok = False
             continue
-        photo = photo or read_photo(job.source, args.max_megapixels)
+        if photo is None:
+            photo = read_photo(job.source, args.max_megapixels)
+            for note in photo.notes:
+                bar.say(f"warning: {job.source}: {note}", error=True)
         if hints is None:
             hints = _read_hints(job.source, args, bar)
         start = time.perf_counter()
         pixels = colorize(photo.pixels, model, hints=hints if hints is not False else None,
                           **_values(args, PIPELINE))
+        result, notes = fit_to_format(Photo(pixels, photo.exif, photo.icc), target.suffix)
+        if model is models[-1]:
+            photo = None  # the input's pixels are not needed to write: free them first
+        for note in (n for n in notes if n not in said):
+            said.add(note)
+            bar.say(f"warning: {job.source}: {note}", error=True)
         try:
-            write_photo(target, Photo(pixels, photo.exif, photo.icc), overwrite=args.overwrite)
+            _make_folder(target.parent)
+            write_photo(target, result, overwrite=args.overwrite)
         except FileExistsError:
             bar.say(f"skipped: {target} exists (use --overwrite to replace it)")
             continue
@@ -234,6 +337,41 @@ def _read_hints(source: Path, args: argparse.Namespace, bar: Bar) -> np.ndarray 
         return read_photo(path, args.max_megapixels).pixels
     except BadInput as exc:
         raise BadInput(f"the hints image {path}: {exc}") from None
+
+
+def _make_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create the output folder {folder} ({exc.strerror})") from None
+
+
+def _check_output_folder(parser: argparse.ArgumentParser, out_dir: Path | None) -> None:
+    """-o names a folder: refuse a file, or a new name that looks like an image file's."""
+    if out_dir is None:
+        return
+    if out_dir.exists() and not out_dir.is_dir():
+        parser.error(f"-o takes a folder for the results, and {out_dir} is a file")
+    if not out_dir.exists() and out_dir.suffix.lower() in EXTENSIONS:
+        parser.error(f"-o takes a folder for the results, not a file name ({out_dir}); results "
+                     "are named <input>_<model id>.<format>")
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM unwinds like Ctrl-C, so that half-written files are removed."""
+    def interrupt(signum: int, frame: object) -> None:
+        raise Interrupted(128 + signum)
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, interrupt)
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM; `code` is the exit status (128 + the signal)."""
+
+    def __init__(self, code: int = EXIT_INTERRUPTED) -> None:
+        super().__init__(code)
+        self.code = code
 
 
 def _pick_models(args: argparse.Namespace) -> list[ModelSpec]:
@@ -270,12 +408,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logfile = log_to_file("cli")
+    _stop_on_sigterm()
 
     try:
+        for problem in manifest_problems():  # the other models stay usable
+            print(f"warning: {problem}", file=sys.stderr)
         if args.list_models:
             print(list_models_table(args.device))
             return EXIT_OK
         _check_usage(args, parser)
+        _check_output_folder(parser, args.output)
         if args.output is not None and not args.output.is_dir():
             try:
                 args.output.mkdir(parents=True)
@@ -295,11 +437,18 @@ def main(argv: list[str] | None = None) -> int:
     except ColorizeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except KeyboardInterrupt as exc:
+        print("interrupted", file=sys.stderr)
+        return getattr(exc, "code", EXIT_INTERRUPTED)
     for model in models:
         if model.info.warning:
             print(f"warning: {model.info.warning}", file=sys.stderr)
 
-    jobs = collect_inputs(args.inputs, {s.id for s in list_models()})
+    jobs, notes = collect_inputs(args.inputs, {s.id for s in list_models()}, args.recursive,
+                                 args.output)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    args.sources = {j.source.resolve() for j in jobs if not j.error}  # never overwritten
     bar = Bar(len(jobs), args.quiet)
     failed = 0
     for job in jobs:
@@ -312,19 +461,22 @@ def main(argv: list[str] | None = None) -> int:
         except ColorizeError as exc:
             failed += 1
             bar.say(f"error: {job.source}: {exc}", error=True)
-        except MemoryError:
+        except KeyboardInterrupt as exc:  # write_photo has removed its partial file
+            bar.close()
+            print("interrupted", file=sys.stderr)
+            return getattr(exc, "code", EXIT_INTERRUPTED)
+        except Exception as exc:
             failed += 1
-            bar.say(f"error: {job.source}: not enough memory for this image "
-                    "(try --max-megapixels, or close other programs)", error=True)
-        except OSError as exc:
-            failed += 1
-            bar.say(f"error: {job.source}: {exc.strerror or exc}", error=True)
-        except Exception as exc:  # a bug: one line here, the traceback in the log
-            failed += 1
-            log.debug("unexpected failure on %s", job.source, exc_info=True)
-            where = f"; details in {logfile}" if logfile else ""
-            bar.say(f"error: {job.source}: internal error ({type(exc).__name__}: {exc}){where}",
-                    error=True)
+            if is_out_of_memory(exc):  # numpy, OpenCV or ONNX Runtime, each in its words
+                log.debug("out of memory on %s", job.source, exc_info=True)
+                bar.say(f"error: {job.source}: {OutOfMemory(MEMORY_ADVICE)}", error=True)
+            elif isinstance(exc, OSError):
+                bar.say(f"error: {job.source}: {exc.strerror or exc}", error=True)
+            else:  # a bug: one line here, the traceback in the log
+                log.debug("unexpected failure on %s", job.source, exc_info=True)
+                where = f"; details in {logfile}" if logfile else ""
+                bar.say(f"error: {job.source}: internal error ({type(exc).__name__}: {exc})"
+                        f"{where}", error=True)
         bar.step()
     bar.close()
     if failed and not args.quiet:

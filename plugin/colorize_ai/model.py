@@ -9,7 +9,7 @@ import numpy as np
 
 from .errors import BadRequest, ModelCorrupt, ModelUnknown
 from .families import Family, HintCells
-from .registry import ModelSpec, check_file, choose_variant, get_spec
+from .registry import ModelSpec, choose_variant, get_spec, read_checked
 from .session import CUDA, SessionInfo, create_session, planned_device
 
 RENDER_LIMIT = 4  # the largest render size, in multiples of the model's own input size
@@ -68,7 +68,23 @@ class Model:
         hints (at h x w) are inputs for a family that takes them, ignored otherwise."""
         feeds = self.family.feeds(lightness, hints if self.takes_hints else None)
         (output,) = self.info.session.run([self.family.output_name], feeds)
+        self._check_output(np.asarray(output))
         return self.family.decode(output)
+
+    def _check_output(self, output: np.ndarray) -> None:
+        """Refuse an output that is not [1, 2, h, w] (NHWC: [1, h, w, 2]) finite numbers."""
+        nhwc = self.family.output_layout == "NHWC"
+        shape = tuple(output.shape)
+        if (len(shape) != 4 or shape[0] != 1 or shape[3 if nhwc else 1] != 2
+                or min(shape) < 1):
+            wanted = "[1, h, w, 2]" if nhwc else "[1, 2, h, w]"
+            raise ModelCorrupt(f"Model '{self.spec.id}' gave an output of shape {list(shape)}, "
+                               f"not {wanted} as its manifest entry says; the model file does "
+                               "not fit this program.")
+        if not np.isfinite(output).all():
+            raise ModelCorrupt(f"Model '{self.spec.id}' ({self.name}) gave invalid numbers (NaN "
+                               "or infinity) for this photo; its file may be damaged, or its "
+                               "precision too low here (try --variant exact).")
 
 
 def _check_signature(spec: ModelSpec, family: Family, session: object) -> None:
@@ -91,9 +107,11 @@ def _check_signature(spec: ModelSpec, family: Family, session: object) -> None:
 
 
 def _open(spec: ModelSpec, device: str, threads: int | None, strict_device: bool) -> Model:
-    path = check_file(spec)
+    data = read_checked(spec)
     family = spec.make_family()
-    info = create_session(path, device=device, threads=threads, strict_device=strict_device)
+    info = create_session(spec.path, device=device, threads=threads, strict_device=strict_device,
+                          data=data, digest=spec.sha256.lower())
+    del data  # the session holds what it needs
     _check_signature(spec, family, info.session)
     return Model(spec=spec, family=family, info=info)
 

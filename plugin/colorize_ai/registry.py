@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +13,8 @@ from . import manifest
 from .errors import BadRequest, ModelCorrupt, ModelMissing, ModelUnknown
 from .families import FAMILIES, Family
 from .options import BY_NAME, INSTALL
+
+log = logging.getLogger(__name__)
 
 DEFAULT_INSTALL_HINT = INSTALL
 VARIANTS = BY_NAME["variant"].values
@@ -89,13 +92,24 @@ class ModelSpec:
         return FAMILIES[self.family](self.input, self.output)
 
 
-def _entries(folders: list[str | os.PathLike] | None, variants: bool = False
-             ) -> list[dict[str, Any]]:
+def _entries(folders: list[str | os.PathLike] | None, variants: bool = False,
+             problems: list[tuple[str | None, str]] | None = None) -> list[dict[str, Any]]:
     paths = None if folders is None else [os.fspath(f) for f in folders]
+    found: list[tuple[str | None, str]] = [] if problems is None else problems
     try:
-        return manifest.list_entries(paths, variants)
+        entries = manifest.list_entries(paths, variants, found)
     except manifest.ManifestError as exc:
         raise ModelCorrupt(str(exc)) from None
+    for _, sentence in found:
+        log.info("%s", sentence)
+    return entries
+
+
+def manifest_problems(folders: list[str | os.PathLike] | None = None) -> list[str]:
+    """A sentence for each manifest entry left out because it cannot be used."""
+    problems: list[tuple[str | None, str]] = []
+    _entries(folders, True, problems)
+    return [sentence for _, sentence in problems]
 
 
 def list_models(folders: list[str | os.PathLike] | None = None, variants: bool = False
@@ -114,7 +128,8 @@ def get_spec(model_id: str | None, folders: list[str | os.PathLike] | None = Non
              hints: bool = False) -> ModelSpec:
     """The spec for `model_id`, or the default installed model when it is None or "default";
     with `hints`, the default among installed models that take hints, if there is one."""
-    entries = _entries(folders, variants=True)
+    problems: list[tuple[str | None, str]] = []
+    entries = _entries(folders, variants=True, problems=problems)
     if model_id in (None, "", "default"):
         chosen = None
         if hints:
@@ -130,6 +145,9 @@ def get_spec(model_id: str | None, folders: list[str | os.PathLike] | None = Non
     for entry in entries:
         if entry["id"] == model_id:
             return ModelSpec.from_entry(entry)
+    for bad_id, sentence in problems:
+        if bad_id == model_id:
+            raise ModelCorrupt(sentence)
     known = ", ".join(e["id"] for e in entries if not manifest.is_variant(e)) or "none"
     raise ModelUnknown(f"Unknown model '{model_id}' (known models: {known}).")
 
@@ -155,32 +173,23 @@ def choose_variant(spec: ModelSpec, variant: str, device: str,
     return next((s for s in fast if s.faithful), spec)
 
 
-_HASHES: dict[tuple[str, int, int], str] = {}
-
-
-def _sha256(path: Path) -> str:
-    stat = path.stat()
-    key = (str(path), stat.st_size, stat.st_mtime_ns)
-    if key not in _HASHES:
-        digest = hashlib.sha256()
-        with open(path, "rb") as f:
-            while block := f.read(1 << 20):
-                digest.update(block)
-        _HASHES[key] = digest.hexdigest()
-    return _HASHES[key]
-
-
-def check_file(spec: ModelSpec) -> Path:
-    """The model's file, present and unaltered; ModelMissing or ModelCorrupt otherwise."""
+def read_checked(spec: ModelSpec) -> bytes:
+    """The model file's bytes, present and unaltered (ModelMissing or ModelCorrupt otherwise).
+    ONNX Runtime gets these very bytes: the file is read once, so swapping it after the check
+    cannot slip an unchecked model in (hashing costs ~0.2 s per 100 MB and load)."""
     path = spec.path
     if path is None or not spec.sha256:
         raise ModelMissing(f"Model '{spec.id}' ({spec.name}) is not installed; install it with "
                            f"`{spec.install}`.")
-    if not path.is_file():
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
         raise ModelMissing(f"Model '{spec.id}' ({spec.name}) is missing its file {path}; "
-                           f"install it with `{spec.install}`.")
-    if _sha256(path) != spec.sha256.lower():
+                           f"install it with `{spec.install}`.") from None
+    except OSError as exc:
+        raise ModelMissing(f"Model file {path} for '{spec.id}' cannot be read "
+                           f"({exc.strerror}).") from None
+    if hashlib.sha256(data).hexdigest() != spec.sha256.lower():
         raise ModelCorrupt(f"Model file {path} for '{spec.id}' is damaged or altered (its sha256 "
                            f"does not match the manifest); reinstall it with `{spec.install}`.")
-    return path
-
+    return data

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import DeviceError, ModelCorrupt
+from .errors import DeviceError, ModelCorrupt, OutOfMemory, is_out_of_memory
 from .options import BY_NAME, INSTALL
 
 log = logging.getLogger(__name__)
@@ -86,18 +89,47 @@ def _check_threads(threads: int | None) -> None:
                           "choose).")
 
 
+def _load(ort: object, path: Path, data: bytes | None, options: object, providers: list
+          ) -> object:
+    """The session, from `data` when given: external data (weights in other files, which no
+    checksum covers) is then looked for in an empty folder, so such a model is refused."""
+    if data is None:
+        return ort.InferenceSession(str(path), sess_options=options, providers=providers)
+    nowhere = tempfile.mkdtemp(prefix="colorize-ai-no-external-data-")
+    try:
+        options.add_session_config_entry(
+            "session.model_external_initializers_file_folder_path", nowhere)
+        return ort.InferenceSession(data, sess_options=options, providers=providers)
+    except Exception as exc:
+        text = str(exc)
+        if "external data" in text.lower() or "model_path must not be empty" in text:
+            raise ModelCorrupt(f"{path} keeps weights in separate files (ONNX external data), "
+                               "which its sha256 does not cover; save the model as one file "
+                               "(onnx.save with save_as_external_data=False).") from exc
+        raise
+    finally:
+        shutil.rmtree(nowhere, ignore_errors=True)
+
+
 def create_session(path: str | os.PathLike, device: str = "auto", threads: int | None = None,
-                   strict_device: bool = False) -> SessionInfo:
+                   strict_device: bool = False, data: bytes | None = None,
+                   digest: str | None = None) -> SessionInfo:
     """An InferenceSession for `path` on `device` ("auto", "cuda" or "cpu"), cached per process.
 
+    With `data` (the file's checked bytes, `digest` their sha256) the session is made from
+    those bytes and cached by their digest; else from the file, cached by its size and time.
     With device "cuda" and no working CUDA provider: a warning and the CPU, or DeviceError when
     `strict_device` is set. "auto" uses CUDA when it really starts, else the CPU, quietly.
     """
     _check_device(device)
     _check_threads(threads)
     path = Path(path)
-    stat = path.stat()
-    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, device, threads, strict_device)
+    if data is not None:
+        key: tuple = (digest or hashlib.sha256(data).hexdigest(), device, threads, strict_device)
+    else:
+        stat = path.stat()
+        key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, device, threads,
+               strict_device)
     if key in _CACHE:
         return _CACHE[key]
 
@@ -109,8 +141,13 @@ def create_session(path: str | os.PathLike, device: str = "auto", threads: int |
     if threads:
         options.intra_op_num_threads = threads
     try:
-        session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
+        session = _load(ort, path, data, options, providers)
+    except ModelCorrupt:
+        raise
     except Exception as exc:  # ORT raises its own Fail/InvalidGraph/... types
+        if is_out_of_memory(exc):
+            raise OutOfMemory("the model does not fit in the memory available; close other "
+                              "programs, or run on the CPU if the GPU ran out") from exc
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelCorrupt(f"{path} is not a model ONNX Runtime can load ({first_line}).") from exc
 

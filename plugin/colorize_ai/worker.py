@@ -18,7 +18,7 @@ from typing import Any, Callable, TextIO
 
 import numpy as np
 
-from .errors import BadRequest, ColorizeError
+from .errors import BadRequest, ColorizeError, OutOfMemory, is_out_of_memory
 from .logs import log_to_file
 from .model import load_model
 from .options import BY_NAME, IMAGE, SESSION, check_values, defaults, split
@@ -148,9 +148,10 @@ def handle(line: str, emit: Emit, logfile: Path | None) -> dict:
         if isinstance(exc, ColorizeError):
             log.info("request %s failed: %s", request.get("id"), exc)
             return {"id": request.get("id"), "ok": False, "error": exc.kind, "message": str(exc)}
-        if isinstance(exc, MemoryError):
-            return {"id": request.get("id"), "ok": False, "error": "bad-input",
-                    "message": "Not enough memory to colorize this image."}
+        if is_out_of_memory(exc):  # numpy, OpenCV or ONNX Runtime, each in its own words
+            log.info("request %s ran out of memory", request.get("id"), exc_info=True)
+            return {"id": request.get("id"), "ok": False, "error": OutOfMemory.kind,
+                    "message": str(OutOfMemory())}
         log.exception("request %s crashed", request.get("id"))
         where = f" Details are in {logfile}." if logfile else ""
         return {"id": request.get("id"), "ok": False, "error": "internal",
