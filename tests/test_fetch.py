@@ -82,11 +82,7 @@ class Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="session")
 def served_files(tmp_path_factory) -> dict[str, bytes]:
-    if not caffe_synth.SHARED_ZHANG.is_dir():
-        pytest.skip(
-            f"../shared/fixtures/zhang-eccv16 is not beside the checkout "
-            f"({caffe_synth.SHARED_ZHANG}); these tests need the published prototxt"
-        )
+    caffe_synth.require(caffe_synth.SHARED_ZHANG)
     prototxt, caffemodel, hull, _ = caffe_synth.synthetic_zhang(
         tmp_path_factory.getbasetemp() / "zhang-synthetic"
     )
@@ -101,14 +97,19 @@ def _sources(files: dict[str, bytes]) -> tuple[zhang.SourceFile, ...]:
     )
 
 
-@pytest.fixture
-def server(served_files):
-    srv = Server(dict(served_files))
+def _serve(files: dict[str, bytes]):
+    """A running Server of (a copy of) `files`, shut down afterwards."""
+    srv = Server(dict(files))
     thread = threading.Thread(target=srv.serve_forever, daemon=True)
     thread.start()
     yield srv
     srv.shutdown()
     srv.server_close()
+
+
+@pytest.fixture
+def server(served_files):
+    yield from _serve(served_files)
 
 
 @pytest.fixture
@@ -233,3 +234,96 @@ def test_default_destination_is_the_user_model_folder(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
     assert fetch.default_dest() == tmp_path / "colorize-ai" / "models"
     assert fetch.default_cache() == tmp_path / "colorize-ai" / "downloads"
+
+
+# ---------------------------------------------------------------------------------------------
+# SIGGRAPH 2017: the prototxt is pinned (the shared copy is the published file); the caffemodel
+# has no published size or checksum, so the command line's own checks apply to the synthetic one.
+
+SG17_MODEL = "model.caffemodel"
+
+
+@pytest.fixture(scope="session")
+def sg17_files(tmp_path_factory) -> dict[str, bytes]:
+    caffe_synth.require(caffe_synth.SHARED_SIGGRAPH17)
+    prototxt, caffemodel, _ = caffe_synth.synthetic_siggraph17(
+        tmp_path_factory.getbasetemp() / "sg17-synthetic"
+    )
+    return {path.name: path.read_bytes() for path in (prototxt, caffemodel)}
+
+
+@pytest.fixture
+def sg17_server(sg17_files):
+    yield from _serve(sg17_files)
+
+
+def _fetch_sg17(server: Server, dest: Path, cache: Path) -> int:
+    return main(["fetch", "siggraph17", "--base-url", server.url, "--dest", str(dest),
+                 "--cache", str(cache)])
+
+
+@pytest.mark.slow
+def test_siggraph17_installs_after_a_dropped_connection(sg17_server, folders, capsys):
+    """Size unknown beforehand: the server's is taken, the download resumes with a Range
+    request, the structural check passes, the model works with hints."""
+    dest, cache = folders
+    cut = len(sg17_server.files[SG17_MODEL]) // 3
+    sg17_server.drops[SG17_MODEL] = [cut, 1]
+    code = _fetch_sg17(sg17_server, dest, cache)
+    assert code == 0, capsys.readouterr().err
+    assert (SG17_MODEL, f"bytes={cut}-") in sg17_server.requests
+    (entry,) = json.loads((dest / "manifest.json").read_text())["models"]
+    assert entry["id"] == "siggraph17"
+    assert entry["install"] == "python installer.py --model siggraph17"
+    digest = hashlib.sha256(sg17_server.files[SG17_MODEL]).hexdigest()
+    assert f"model.caffemodel (sha256 {digest})" in entry["provenance"]
+    assert "publishes no checksum" in entry["provenance"]
+    assert list(cache.iterdir()) == []
+    from colorize_ai.families import HintCells
+    from colorize_ai.model import load_model
+
+    model = load_model("siggraph17", device="cpu", folders=[dest])
+    mask = np.zeros((64, 64), np.float32)
+    mask[30:34, 30:34] = 1
+    hints = HintCells(np.dstack([mask * 40, mask * -20]), mask)
+    plane = np.full((64, 64), 60, np.float32)
+    ab = model.predict_ab(plane, hints)
+    assert ab.shape == (64, 64, 2) and np.all(np.isfinite(ab))
+    assert np.abs(ab - model.predict_ab(plane)).max() > 0.1
+
+
+def test_siggraph17_wrong_scale_fails_the_structural_check(sg17_server, folders, capsys):
+    dest, cache = folders
+    data = bytearray(sg17_server.files[SG17_MODEL])
+    at = bytes(data).rfind(np.float32(100.0).tobytes())  # pred_ab's blob, the last one
+    data[at : at + 4] = np.float32(90.0).tobytes()
+    sg17_server.files[SG17_MODEL] = bytes(data)
+    code = _fetch_sg17(sg17_server, dest, cache)
+    err = capsys.readouterr().err
+    (message,) = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert code == 1
+    assert message == (f"error: {SG17_MODEL} from {sg17_server.url}/{SG17_MODEL} is not the "
+                       f"published file (its 'pred_ab' scale is 90, not 100); it was deleted")
+    assert _nothing_installed(dest)
+    assert not (cache / SG17_MODEL).exists() and not (cache / f"{SG17_MODEL}.part").exists()
+
+
+def test_siggraph17_implausible_size_is_refused(sg17_server, folders, capsys):
+    dest, cache = folders
+    sg17_server.files[SG17_MODEL] = b"\0" * 1000  # e.g. an error page
+    code = _fetch_sg17(sg17_server, dest, cache)
+    err = capsys.readouterr().err
+    assert code == 1 and "model.caffemodel is 1000 bytes, not between" in err
+    assert _nothing_installed(dest)
+
+
+def test_siggraph17_offline_is_one_clear_message(folders, capsys):
+    dest, cache = folders
+    closed = Server({})
+    url = closed.url
+    closed.server_close()
+    code = main(["fetch", "siggraph17", "--base-url", url, "--dest", str(dest),
+                 "--cache", str(cache)])
+    err = capsys.readouterr().err
+    assert code == 1 and err.startswith("error: cannot reach ") and err.count("\n") == 1
+    assert _nothing_installed(dest)

@@ -12,29 +12,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .caffe_graph import build_ops, fold, read_caffe, to_onnx
-from .common import CONVERTER_VERSION, ConversionError, save_model, sha256_file
+from .common import ConversionError, SourceFile, source_metadata, write_converted
 from .winograd import rewrite as winograd_rewrite
 
 MODEL_ID = "zhang-eccv16"
 L_OFFSET = 50.0
 SCALE_LAYER = "conv8_313_rh"
 DECODE_LAYER = "class8_ab"
-
-
-@dataclass(frozen=True)
-class SourceFile:
-    name: str
-    url: str
-    size: int
-    sha256: str
-    mirrors: tuple[str, ...] = ()  # tried in order when `url` answers 404
 
 
 _GITHUB = "https://raw.githubusercontent.com/richzhang/colorization"
@@ -118,12 +108,8 @@ def convert(
     scale_op = next((op for op in ops if op.name == SCALE_LAYER), None)
     factor = float(np.mean(scale_op.scale)) if scale_op is not None else 1.0
     fold(ops, graph_output)
-    files = [Path(prototxt), Path(caffemodel), Path(hull_path)]
     metadata = {
-        "family": "zhang",
-        "source_files": [f.name for f in files],
-        "source_sha256": [sha256_file(f) for f in files],
-        "converter_version": CONVERTER_VERSION,
+        **source_metadata("zhang", [Path(prototxt), Path(caffemodel), Path(hull_path)]),
         "l_offset": L_OFFSET,
         "l_divisor": 1.0,
         "ab_scale": 1.0,
@@ -176,12 +162,7 @@ def manifest_entry(model: Any, model_id: str = MODEL_ID) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     model = convert(args.prototxt, args.caffemodel, args.hull, args.temperature,
                     winograd=not args.direct_convolutions)
-    try:
-        target = save_model(model, args.output, manifest_entry(model, args.id))
-    except OSError as exc:
-        raise ConversionError(f"cannot write into {args.output}: {exc}") from None
-    print(f"wrote {target} and its entry '{args.id}' in {Path(args.output) / 'manifest.json'}")
-    return 0
+    return write_converted(model, args.output, manifest_entry(model, args.id))
 
 
 def add_parser(subparsers: Any) -> None:
