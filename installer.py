@@ -4,7 +4,7 @@
     python installer.py                 install or update (a second run changes nothing)
     python installer.py --check         say what is installed and whether it works
     python installer.py --model zhang   also fetch and convert a model that is not shipped
-                                        (zhang: ECCV 2016; siggraph17: SIGGRAPH 2017, hints)
+                                        (zhang, siggraph17, siggraph17-pytorch)
     python installer.py --uninstall     remove exactly what the installer put in place
 
 Needs no administrator rights: everything goes into the user's own folders.
@@ -584,7 +584,8 @@ def parse_args(argv):
     p.add_argument("--uninstall", action="store_true",
                    help="remove what the installer put in place")
     p.add_argument("--model", action="append", default=[], metavar="NAME",
-                   help="also fetch and convert this model (zhang or siggraph17); repeatable")
+                   help="also fetch and convert this model (zhang, siggraph17 or "
+                        "siggraph17-pytorch); repeatable")
     p.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto",
                    help="ONNX Runtime build: gpu (CUDA), cpu, or auto (gpu when an NVIDIA GPU "
                         "is found)")

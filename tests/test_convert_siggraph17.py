@@ -15,6 +15,7 @@ import onnxruntime as ort
 import pytest
 
 import caffe_synth
+from sg17_torch import torch_reference
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
@@ -269,3 +270,69 @@ def test_unsupported_options_are_clear_errors(tmp_path, old, new, message):
     assert old in SMALL
     with pytest.raises(ConversionError, match=message):
         _small_net(tmp_path, SMALL.replace(old, new, 1))
+
+
+# ---------------------------------------------------------------------------------------------
+# The authors' PyTorch port (--pth), read without torch; torch itself is the reference here
+
+
+@pytest.fixture(scope="module")
+def pth_files(tmp_path_factory):
+    torch, model = torch_reference()
+    folder = tmp_path_factory.mktemp("pth")
+    torch.save(model.state_dict(), folder / "siggraph17-df00044c.pth")
+    torch.save(model.state_dict(), folder / "legacy.pth", _use_new_zipfile_serialization=False)
+    return torch, model, folder
+
+
+def test_pth_matches_torch_through_the_engine(pth_files):
+    from colorize_ai.families import HintCells
+    from colorize_ai.model import load_model
+    from convert_models import main
+    from converters import torch_pth
+
+    torch, reference, folder = pth_files
+    pth = folder / "siggraph17-df00044c.pth"
+    assert main(["siggraph17", "--pth", str(pth), "-o", str(folder / "models")]) == 0
+    (entry,) = json.loads((folder / "models" / "manifest.json").read_text())["models"]
+    assert entry["id"] == "siggraph17-pytorch" and entry["output"]["ab_scale"] == 110
+    assert (entry["input"]["l_divisor"], entry["input"]["hint_divisor"]) == (100, 110)
+    model = onnx.load(str(folder / "models" / "siggraph17-pytorch.onnx"))
+    assert len(json.loads({p.key: p.value for p in model.metadata_props}["winograd"])) == 17
+    engine = load_model("siggraph17-pytorch", device="cpu", folders=[folder / "models"])
+    feeds, _ = _inputs(5, 64, 96, hints=20)
+    lightness = feeds["L"][0, 0] + 50
+    hints = HintCells(feeds["ab_hint"][0].transpose(1, 2, 0), feeds["mask"][0, 0])
+    given = hints.ab.copy()
+    ours = engine.predict_ab(lightness, hints)
+    assert np.array_equal(hints.ab, given)  # the caller's hints are left as they were
+    with torch.no_grad():
+        expected = reference(torch.from_numpy(lightness[None, None]),
+                             torch.from_numpy(feeds["ab_hint"]),
+                             torch.from_numpy(feeds["mask"])).numpy()[0].transpose(1, 2, 0)
+    assert expected.std() > 0.5
+    assert np.abs(ours - expected).max() <= 1e-3
+    legacy = torch_pth.read_state_dict(folder / "legacy.pth")
+    current = torch_pth.read_state_dict(pth)
+    assert legacy.keys() == current.keys() == reference.state_dict().keys()
+    assert all(np.array_equal(legacy[k], current[k]) for k in current)
+
+
+def test_pth_errors_are_one_sentence(pth_files, tmp_path):
+    import pickle
+
+    from converters import siggraph17_torch
+
+    torch, reference, _ = pth_files
+    state = reference.state_dict()
+    del state["model_out.0.weight"]
+    torch.save(state, tmp_path / "partial.pth")
+    with pytest.raises(ConversionError, match="no 'model_out.0.weight'"):
+        siggraph17_torch.convert(tmp_path / "partial.pth")
+    # A pickle naming any other class is refused before anything runs.
+    (tmp_path / "evil.pth").write_bytes(pickle.dumps(Path("x"), protocol=2))
+    with pytest.raises(ConversionError, match="holds a pathlib.*which a state dict does not"):
+        siggraph17_torch.convert(tmp_path / "evil.pth")
+    (tmp_path / "cut.pth").write_bytes((tmp_path / "partial.pth").read_bytes()[:5000])
+    with pytest.raises(ConversionError):
+        siggraph17_torch.convert(tmp_path / "cut.pth")

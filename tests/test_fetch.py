@@ -327,3 +327,36 @@ def test_siggraph17_offline_is_one_clear_message(folders, capsys):
     err = capsys.readouterr().err
     assert code == 1 and err.startswith("error: cannot reach ") and err.count("\n") == 1
     assert _nothing_installed(dest)
+
+
+@pytest.mark.slow
+def test_siggraph17_pytorch_port_installs_and_is_pinned(folders, tmp_path, capsys):
+    """The .pth is pinned (size and the sha256 whose first 8 hex digits name it); a synthetic
+    one is refused by the command line and installed through the test hook."""
+    from converters import siggraph17
+    from sg17_torch import torch_reference
+
+    (source,) = siggraph17.PTH_SOURCES
+    assert source.name == f"siggraph17-{source.sha256[:8]}.pth"
+    torch, reference = torch_reference()
+    torch.save(reference.state_dict(), tmp_path / source.name)
+    data = (tmp_path / source.name).read_bytes()
+    dest, cache = folders
+    for srv in _serve({source.name: data}):
+        argv = ["fetch", "siggraph17-pytorch", "--base-url", srv.url, "--dest", str(dest),
+                "--cache", str(cache)]
+        assert main(argv) == 1
+        assert f"is {len(data)} bytes, not the published {source.size}" in capsys.readouterr().err
+        assert _nothing_installed(dest)
+        served = replace(source, size=len(data), sha256=hashlib.sha256(data).hexdigest())
+        target = fetch.fetch_model("siggraph17-pytorch", dest, srv.url, cache, sources=[served],
+                                   quiet=True)
+    assert target == dest / "siggraph17-pytorch.onnx"
+    (entry,) = json.loads((dest / "manifest.json").read_text())["models"]
+    assert entry["install"] == "python installer.py --model siggraph17-pytorch"
+    assert entry["output"]["ab_scale"] == 110 and entry["license"] == "BSD-2-Clause"
+    from colorize_ai.model import load_model
+
+    ab = load_model("siggraph17-pytorch", device="cpu", folders=[dest]).predict_ab(
+        np.full((32, 40), 55, np.float32))
+    assert ab.shape == (32, 40, 2) and np.all(np.isfinite(ab))

@@ -54,6 +54,7 @@ def test_an_installed_entry_wins_over_an_earlier_catalogue_entry(tmp_path):
 @pytest.mark.parametrize("model_id,family,licence,name", [
     ("zhang-eccv16", "zhang", "BSD-2-Clause", "zhang"),
     ("siggraph17", "siggraph17", "MIT", "siggraph17"),
+    ("siggraph17-pytorch", "siggraph17", "BSD-2-Clause", "siggraph17-pytorch"),
 ])
 def test_repo_catalogue_lists_published_models_as_not_installed(model_id, family, licence, name):
     spec = get_spec(model_id, [manifest.REPO_MODELS])

@@ -289,10 +289,21 @@ class Fetchable:
     downscale: int = 1  # the output's size is the input's divided by this
 
 
-def _convert_siggraph17(files: list[Path], temperature: float | None) -> Any:
+def _no_temperature(temperature: float | None) -> None:
     if temperature is not None:
         raise FetchError("--temperature is for zhang only: siggraph17 predicts ab directly")
+
+
+def _convert_siggraph17(files: list[Path], temperature: float | None) -> Any:
+    _no_temperature(temperature)
     return siggraph17.convert(*files)
+
+
+def _convert_pth(files: list[Path], temperature: float | None) -> Any:
+    from . import siggraph17_torch
+
+    _no_temperature(temperature)
+    return siggraph17_torch.convert(*files)
 
 
 MODELS = {
@@ -301,6 +312,9 @@ MODELS = {
                        zhang.manifest_entry, downscale=4),
     "siggraph17": Fetchable(siggraph17.MODEL_ID, siggraph17.SOURCES, _convert_siggraph17,
                             siggraph17.manifest_entry, siggraph17.check_caffemodel),
+    "siggraph17-pytorch": Fetchable(
+        siggraph17.PTH_MODEL_ID, siggraph17.PTH_SOURCES, _convert_pth,
+        lambda model: siggraph17.manifest_entry(model, siggraph17.PTH_MODEL_ID)),
 }
 
 

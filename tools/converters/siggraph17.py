@@ -25,11 +25,14 @@ from .common import ConversionError, SourceFile, source_metadata, write_converte
 from .winograd import rewrite as winograd_rewrite
 
 MODEL_ID = "siggraph17"
+PTH_MODEL_ID = "siggraph17-pytorch"
+PTH_URL = "https://colorizers.s3.us-east-2.amazonaws.com/siggraph17-df00044c.pth"
 L_OFFSET = 50.0
 MASK_MULT = 110.0
 INPUT_LAYER = "data_l_ab_mask"
 SCALE_LAYER = "pred_ab"
 REPOSITORY = "https://github.com/junyanz/interactive-deep-colorization"
+PTH_REPOSITORY = "https://github.com/richzhang/colorization"
 PROTOTXT_URL = ("https://raw.githubusercontent.com/junyanz/interactive-deep-colorization/"
                 "0ee4d11f06d77765d777c0cf90e34278db99e621/models/reference_model/"
                 "deploy_nodist.prototxt")
@@ -69,6 +72,12 @@ SOURCES = (
     # above (a training snapshot may hold more layers), and check_caffemodel must pass.
     SourceFile("model.caffemodel", CAFFEMODEL_URL, 0, "", min_size=WEIGHT_BYTES,
                max_size=400_000_000),
+)
+# The PyTorch port: torch.hub names it after the first 8 hex digits of its sha256; the whole
+# hash and the size are those OpenVINO's Open Model Zoo pins (colorization-siggraph/model.yml).
+PTH_SOURCES = (
+    SourceFile("siggraph17-df00044c.pth", PTH_URL, 136787426,
+               "df00044c0a4d7c3edcecf6f75437ce346a66e7a42612d9b968e1a7e17dbc6f66"),
 )
 # Winograd pays for 3x3 convolutions of this many channels or more (docs/BENCHMARKS.md).
 WINOGRAD_MIN_CHANNELS = 256
@@ -154,13 +163,24 @@ def convert(
 
 
 def manifest_entry(model: Any, model_id: str = MODEL_ID) -> dict[str, Any]:
-    """The manifest entry (without sha256/size, which save_model adds) for a converted model."""
+    """The manifest entry (without sha256/size, which save_model adds) for a converted model,
+    of the Caffe files or of the PyTorch port (siggraph17_torch.py)."""
     meta = {p.key: p.value for p in model.metadata_props}
     files = json.loads(meta["source_files"])
     digests = json.loads(meta["source_sha256"])
+    pytorch = files[0].endswith(".pth")
+    sources = ", ".join(f"{f} (sha256 {d})" for f, d in zip(files, digests))
+    if pytorch:
+        what = (f"the authors' PyTorch port (richzhang/colorization, BSD-2-Clause), {sources}, "
+                f"converted to ONNX by tools/convert_models.py siggraph17 --pth")
+    else:
+        what = (f"Caffe network and weights, {sources}; the source publishes no checksum of "
+                f"the caffemodel. Converted to ONNX by tools/convert_models.py siggraph17; "
+                f"hint mask x {float(meta['mask_mult']):g} and pred_ab scale "
+                f"{float(meta['pred_ab_scale']):g} inside the graph")
     return {
         "id": model_id,
-        "name": "Zhang et al. SIGGRAPH 2017 (hints)",
+        "name": "Zhang et al. SIGGRAPH 2017 (hints" + (", PyTorch port)" if pytorch else ")"),
         "family": "siggraph17",
         "file": f"{model_id}.onnx",
         "input": {
@@ -169,40 +189,46 @@ def manifest_entry(model: Any, model_id: str = MODEL_ID) -> dict[str, Any]:
             "size": 256,
             "multiple": 8,
             "fixed_size": False,
-            "l_offset": L_OFFSET,
-            "l_divisor": 1.0,
+            "l_offset": float(meta["l_offset"]),
+            "l_divisor": float(meta["l_divisor"]),
             "hint_name": "ab_hint",
             "mask_name": "mask",
-            "hint_divisor": 1.0,
-            "mask_offset": 0.0,
+            "hint_divisor": float(meta["hint_divisor"]),
+            "mask_offset": float(meta["mask_offset"]),
         },
-        "output": {"name": "ab", "layout": "NCHW", "ab_scale": 1.0, "decoding": "tanh"},
-        "license": "MIT",
+        "output": {"name": "ab", "layout": "NCHW", "ab_scale": float(meta["ab_scale"]),
+                   "decoding": "tanh"},
+        "license": "BSD-2-Clause" if pytorch else "MIT",
         "provenance": (
-            "Caffe network and weights of Zhang, Zhu, Isola, Geng, Lin, Yu, Efros, 'Real-Time "
-            "User-Guided Image Colorization with Learned Deep Priors' (SIGGRAPH 2017): "
-            + ", ".join(f"{f} (sha256 {d})" for f, d in zip(files, digests))
-            + "; the source publishes no checksum of the caffemodel. Converted to ONNX by "
-            f"tools/convert_models.py siggraph17 (converter {meta['converter_version']}); "
-            f"hint mask x {float(meta['mask_mult']):g} and pred_ab scale "
-            f"{float(meta['pred_ab_scale']):g} inside the graph"
+            "Zhang, Zhu, Isola, Geng, Lin, Yu, Efros, 'Real-Time User-Guided Image Colorization "
+            f"with Learned Deep Priors' (SIGGRAPH 2017): {what} (converter "
+            f"{meta['converter_version']})"
             + (f", {len(json.loads(meta['winograd']))} wide 3x3 convolutions in Winograd "
                f"F(4x4, 3x3) form" if "winograd" in meta else "")
         ),
-        "source_urls": [CAFFEMODEL_URL, REPOSITORY],
-        "install": "python installer.py --model siggraph17",
+        "source_urls": [PTH_URL, PTH_REPOSITORY] if pytorch else [CAFFEMODEL_URL, REPOSITORY],
+        "install": "python installer.py --model " + (PTH_MODEL_ID if pytorch else MODEL_ID),
         "description": (
-            "Zhang et al. (SIGGRAPH 2017): takes colour hints; plausible colours without them; "
-            "about 130 MB download, not shipped."
+            "Zhang et al. (SIGGRAPH 2017): takes colour hints; plausible colours without them"
+            + ("; the authors' retrained PyTorch weights." if pytorch
+               else "; about 136 MB download, not shipped.")
         ),
     }
 
 
 def run(args: argparse.Namespace) -> int:
-    model = convert(args.prototxt, args.caffemodel, winograd=not args.direct_convolutions)
-    return write_converted(model, args.output, manifest_entry(model, args.id))
+    if args.pth and (args.prototxt or args.caffemodel):
+        raise ConversionError("give either --pth or --prototxt and --caffemodel, not both")
+    if args.pth:
+        from . import siggraph17_torch
 
-
+        model = siggraph17_torch.convert(args.pth, winograd=not args.direct_convolutions)
+    elif args.prototxt and args.caffemodel:
+        model = convert(args.prototxt, args.caffemodel, winograd=not args.direct_convolutions)
+    else:
+        raise ConversionError("give --prototxt and --caffemodel (or --pth)")
+    model_id = args.id or (PTH_MODEL_ID if args.pth else MODEL_ID)
+    return write_converted(model, args.output, manifest_entry(model, model_id))
 def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "siggraph17",
@@ -210,8 +236,10 @@ def add_parser(subparsers: Any) -> None:
         description="Convert the Zhang et al. (SIGGRAPH 2017) interactive colorization Caffe "
         "model (it takes colour hints) to ONNX.",
     )
-    p.add_argument("--prototxt", required=True, help="deploy network (deploy_nodist.prototxt)")
-    p.add_argument("--caffemodel", required=True, help="weights (model.caffemodel)")
+    p.add_argument("--prototxt", help="deploy network (deploy_nodist.prototxt)")
+    p.add_argument("--caffemodel", help="weights (model.caffemodel)")
+    p.add_argument("--pth", help="instead: the authors' PyTorch port (siggraph17-df00044c.pth), "
+                   "read without torch")
     p.add_argument("-o", "--output", required=True, help="model folder to write into")
     p.add_argument(
         "--direct-convolutions",
@@ -219,5 +247,6 @@ def add_parser(subparsers: Any) -> None:
         help="keep every 3x3 convolution a plain Conv node (by default the wide ones are "
         "written in Winograd's F(4x4, 3x3) form, the same output to float rounding)",
     )
-    p.add_argument("--id", default=MODEL_ID, help=f"model id and file name (default {MODEL_ID})")
+    p.add_argument("--id", help=f"model id and file name (default {MODEL_ID}, with --pth "
+                   f"{PTH_MODEL_ID})")
     p.set_defaults(run=run)
