@@ -4,6 +4,7 @@
     python3 installer.py                 install or update (a second run changes nothing)
     python3 installer.py --check         say what is installed and whether it works
     python3 installer.py --model zhang   also fetch and convert a model that is not shipped
+                                        (zhang, siggraph17, siggraph17-pytorch)
     python3 installer.py --uninstall     remove exactly what the installer put in place
 
 Needs no administrator rights: everything goes into the user's own folders (on Windows, run
@@ -733,7 +734,8 @@ def parse_args(argv):
     p.add_argument("--uninstall", action="store_true",
                    help="remove what the installer put in place")
     p.add_argument("--model", action="append", default=[], metavar="NAME",
-                   help="also fetch and convert this model (e.g. zhang); repeatable")
+                   help="also fetch and convert this model (zhang, siggraph17 or "
+                        "siggraph17-pytorch); repeatable")
     p.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto",
                    help="ONNX Runtime build: gpu (CUDA), cpu, or auto (gpu when an NVIDIA GPU "
                         "is found)")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 
 # ---------------------------------------------------------------------------------------------
 # Protobuf wire format
@@ -235,6 +236,13 @@ def write_zhang_caffemodel(
 
 
 SHARED_ZHANG = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "zhang-eccv16"
+
+
+def require(folder: Path) -> None:
+    """Skip the calling test when a shared fixture folder is not beside the checkout."""
+    if not folder.is_dir():
+        pytest.skip(f"../shared/fixtures/{folder.name} is not beside the checkout ({folder}); "
+                    f"these tests need the published prototxt")
 _written: dict[Path, dict[str, list[np.ndarray]]] = {}
 
 
@@ -259,4 +267,183 @@ def opencv_zhang(prototxt: Path, caffemodel: Path, hull: Path, scale: float = 2.
     net.getLayer(net.getLayerId("class8_ab")).blobs = [centres.astype(np.float32)]
     net.getLayer(net.getLayerId("conv8_313_rh")).blobs = [np.full([1, 313], scale, np.float32)]
     net.enableWinograd(False)
+    return net
+
+
+# ---------------------------------------------------------------------------------------------
+# Zhang et al. SIGGRAPH 2017 (ideepcolor), deploy_nodist.prototxt, written out by hand
+
+# Layers in the prototxt's order. ("conv", name, bottom, out, in, kernel, stride, pad, dilation),
+# ("ss", name, bottom, channels): the 1x1 stride-2 grouped subsampling with constant weights 1,
+# ("deconv", name, bottom, out, in), ("bn", name, bottom), ("sum", name, a, b),
+# ("relu", name, tensor, slope).
+
+
+def _block(stage: int, bottom: str, out: int, inp: int, last: int, first: int = 1,
+           dilation: int = 1) -> list[tuple]:
+    """conv{stage}_{first..last} (3x3, each followed by its ReLU), then BatchNorm."""
+    rows: list[tuple] = []
+    for j in range(first, last + 1):
+        name = f"conv{stage}_{j}"
+        rows += [("conv", name, bottom, out, inp, 3, 1, dilation, dilation),
+                 ("relu", f"relu{stage}_{j}", name, 0.0)]
+        bottom, inp = name, out
+    return rows + [("bn", f"conv{stage}_{last}norm", bottom)]
+
+
+def _up(stage: int, bottom: str, out: int, inp: int, short: str, short_in: int, relu: str
+        ) -> list[tuple]:
+    """The x2 Deconvolution, plus a 3x3 shortcut from an earlier BatchNorm, then ReLU."""
+    name = f"conv{stage}_1"
+    return [("deconv", name, bottom, out, inp),
+            ("conv", f"{short}_short", f"{short}norm", out, short_in, 3, 1, 1, 1),
+            ("sum", f"{name}_comb", name, f"{short}_short"), ("relu", relu, f"{name}_comb", 0.0)]
+
+
+SIGGRAPH17 = [
+    ("conv", "ab_conv1_1", "data_ab_mask", 64, 3, 3, 1, 1, 1),
+    ("conv", "bw_conv1_1", "data_l", 64, 1, 3, 1, 1, 1),
+    ("sum", "conv1_1", "bw_conv1_1", "ab_conv1_1"), ("relu", "relu1_1", "conv1_1", 0.0),
+    *_block(1, "conv1_1", 64, 64, 2, first=2), ("ss", "conv1_2norm_ss", "conv1_2norm", 64),
+    *_block(2, "conv1_2norm_ss", 128, 64, 2), ("ss", "conv2_2norm_ss", "conv2_2norm", 128),
+    *_block(3, "conv2_2norm_ss", 256, 128, 3), ("ss", "conv3_3norm_ss", "conv3_3norm", 256),
+    *_block(4, "conv3_3norm_ss", 512, 256, 3),
+    *_block(5, "conv4_3norm", 512, 512, 3, dilation=2),
+    *_block(6, "conv5_3norm", 512, 512, 3, dilation=2),
+    *_block(7, "conv6_3norm", 512, 512, 3),
+    *_up(8, "conv7_3norm", 256, 512, "conv3_3", 256, "conv8_1_comb"),
+    *_block(8, "conv8_1_comb", 256, 256, 3, first=2),
+    *_up(9, "conv8_3norm", 128, 256, "conv2_2", 128, "relu9_1_comb"),
+    *_block(9, "conv9_1_comb", 128, 128, 2, first=2),
+    *_up(10, "conv9_2norm", 128, 128, "conv1_2", 64, "relu10_1_comb"),
+    ("conv", "conv10_2", "conv10_1_comb", 128, 128, 3, 1, 1, 1),
+    ("relu", "relu10_2", "conv10_2", 0.2),
+    ("conv", "conv10_ab", "conv10_2", 2, 128, 1, 1, 0, 1),
+]
+SIGGRAPH17_MASK_MULT = 110.0  # data/colorize_image.py's Caffe path: the mask channel x 110
+
+
+def _deconv(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Numpy transposed convolution, kernel 4, stride 2, pad 1; x: (C, N, H, W), w: (C, O, 4, 4)."""
+    _, n, h, wd = x.shape
+    full = np.zeros((w.shape[1], n, 2 * h + 2, 2 * wd + 2), np.float32)
+    for i in range(4):
+        for j in range(4):
+            full[:, :, i : i + 2 * h : 2, j : j + 2 * wd : 2] += np.tensordot(
+                w[:, :, i, j], x, axes=(0, 0))
+    return full[:, :, 1 : 2 * h + 1, 1 : 2 * wd + 1] + b[:, None, None, None]
+
+
+def random_hints(rng: np.random.Generator, height: int, width: int, count: int = 12
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """(ab, mask): `count` hint squares of 1 to 3 pixels with random ab, as the UI makes them."""
+    ab = np.zeros((2, height, width), np.float32)
+    mask = np.zeros((1, height, width), np.float32)
+    for _ in range(count):
+        y, x, size = rng.integers(0, height - 3), rng.integers(0, width - 3), rng.integers(1, 4)
+        ab[:, y : y + size, x : x + size] = rng.uniform(-80, 80, (2, 1, 1))
+        mask[:, y : y + size, x : x + size] = 1
+    return ab, mask
+
+
+def siggraph17_input(l_minus_50: np.ndarray, ab: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """data_l_ab_mask, [1, 4, H, W], as the reference Caffe code builds it."""
+    return np.concatenate([l_minus_50[None], ab, mask * SIGGRAPH17_MASK_MULT])[None].astype(
+        np.float32)
+
+
+def siggraph17_weights(seed: int = 0, calibration_size: int = 96, gain: float = 2.0,
+                       pre_tanh_std: float = 0.5, scale: float = 100.0
+                       ) -> dict[str, list[np.ndarray]]:
+    """Random weights for every layer with blobs, as Caffe blobs, calibrated like zhang_weights
+    (each BatchNorm holds its input's real statistics). conv10_ab is scaled so that its output
+    (TanH's input) has standard deviation `pre_tanh_std`: TanH stays far from saturation."""
+    rng = np.random.default_rng(seed)
+    weights: dict[str, list[np.ndarray]] = {}
+    inputs = []
+    for _ in range(2):
+        plane = smooth_l(rng, calibration_size, calibration_size)
+        inputs.append(siggraph17_input(plane, *random_hints(rng, calibration_size,
+                                                            calibration_size, 20))[0])
+    data = np.stack(inputs, axis=1)  # (4, N, H, W)
+    t = {"data_l": data[:1], "data_ab_mask": data[1:]}
+    for row in SIGGRAPH17:
+        kind, name, bottom = row[:3]
+        x = t[bottom].astype(np.float32)
+        if kind == "bn":
+            channels = x.reshape(x.shape[0], -1)
+            mean = channels.mean(axis=1)
+            var = np.maximum(channels.var(axis=1), 0.1 * np.median(channels.var(axis=1)))
+            weights[name] = [(mean * BN_SCALE_FACTOR).astype(np.float32),
+                             (var * BN_SCALE_FACTOR).astype(np.float32),
+                             np.array([BN_SCALE_FACTOR], np.float32)]
+            t[name] = (x - mean[:, None, None, None]) / np.sqrt(var + 1e-5)[:, None, None, None]
+        elif kind == "ss":
+            weights[name] = [np.ones((row[3], 1, 1, 1), np.float32)]
+            t[name] = x[:, :, ::2, ::2]
+        elif kind == "sum":
+            t[name] = x + t[row[3]]
+        elif kind == "relu":
+            t[name] = np.where(x > 0, x, x * row[3])
+        elif kind == "deconv":
+            out_c, in_c = row[3], row[4]
+            w = (rng.standard_normal((in_c, out_c, 4, 4)) * np.sqrt(gain / (in_c * 4)))
+            b = rng.standard_normal(out_c) * 0.1
+            weights[name] = [w.astype(np.float32), b.astype(np.float32)]
+            t[name] = _deconv(x, *weights[name])
+        else:
+            out_c, in_c, k, stride, pad, dil = row[3:]
+            # Inputs in the tens (L - 50, ab, mask x 110) get smaller first-layer weights.
+            fan = in_c * k * k * (900.0 if bottom.startswith("data") else 1.0)
+            w = rng.standard_normal((out_c, in_c, k, k)) * np.sqrt(gain / fan)
+            b = rng.standard_normal(out_c) * 0.1
+            weights[name] = [w.astype(np.float32), b.astype(np.float32)]
+            t[name] = _conv(x, *weights[name], stride, pad, dil)
+    # Scale conv10_ab down (weights and bias) to the wanted spread before TanH.
+    w, b = weights["conv10_ab"]
+    factor = pre_tanh_std / float(t["conv10_ab"].std())
+    weights["conv10_ab"] = [w * np.float32(factor), b * np.float32(factor)]
+    weights["pred_ab"] = [np.array([scale], np.float32)]
+    return weights
+
+
+def write_siggraph17_caffemodel(path: Path, seed: int = 0,
+                                weights: dict[str, list[np.ndarray]] | None = None, **kw
+                                ) -> dict[str, list[np.ndarray]]:
+    """Write a synthetic reference_model/model.caffemodel (of `weights`, or new random ones);
+    returns its blobs by layer name. Layers without parameters are written without blobs, and
+    one training-only layer is added, as in a training snapshot."""
+    weights = weights if weights is not None else siggraph17_weights(seed, **kw)
+    types = {"conv": "Convolution", "ss": "Convolution", "deconv": "Deconvolution",
+             "bn": "BatchNorm", "sum": "Eltwise", "relu": "ReLU"}
+    bodies = [layer("Slice", "Slice", ["data_l_ab_mask"], ["data_l", "data_ab_mask"])]
+    for row in SIGGRAPH17:
+        kind, name, bottom = row[:3]
+        blobs = weights.get(name, []) if kind != "relu" else []
+        bodies.append(layer(name, types[kind], [bottom], [name], blobs))
+    bodies.append(layer("pred_ab_1", "TanH", ["conv10_ab"], ["pred_ab_1"]))
+    bodies.append(layer("pred_ab", "Scale", ["pred_ab_1"], ["pred_ab"], weights["pred_ab"]))
+    bodies.append(layer("loss_ab", "SmoothL1Loss", ["pred_ab", "data_ab"], ["loss_ab"]))
+    write_net(path, bodies, name="ideepcolor")
+    return weights
+
+
+SHARED_SIGGRAPH17 = SHARED_ZHANG.parent / "ideepcolor-siggraph17"
+
+
+def synthetic_siggraph17(folder: Path) -> tuple[Path, Path, dict[str, list[np.ndarray]]]:
+    """(prototxt, caffemodel, weights): the shared prototxt and a synthetic caffemodel, written
+    once per test session into `folder`."""
+    prototxt = SHARED_SIGGRAPH17 / "deploy_nodist.prototxt"
+    caffemodel = folder / "model.caffemodel"
+    if folder not in _written:
+        folder.mkdir(parents=True, exist_ok=True)
+        _written[folder] = write_siggraph17_caffemodel(caffemodel)
+    return prototxt, caffemodel, _written[folder]
+
+
+def opencv_siggraph17(prototxt: Path, caffemodel: Path, winograd: bool = False):
+    """OpenCV's Caffe importer of the network; input data_l_ab_mask (siggraph17_input)."""
+    net = cv2.dnn.readNetFromCaffe(str(prototxt), str(caffemodel))
+    net.enableWinograd(winograd)
     return net

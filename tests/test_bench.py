@@ -63,6 +63,13 @@ def test_quick_run_writes_the_tables_and_keeps_hand_written_text(tmp_path):
     else:
         assert "Not measured: FileNotFoundError" in generated
 
+    if (bench.REPO.parent / "shared" / "fixtures" / "ideepcolor-siggraph17").exists():
+        assert re.search(rf"\| ONNX Runtime, as installed \(Winograd\) \| {NUMBER} \| "
+                         rf"{NUMBER}x \| \S+ \|", generated)
+        assert raw["siggraph17"]["side"] == 64 and raw["siggraph17"]["delta"] < 1e-2
+    else:
+        assert "Not measured: FileNotFoundError" in generated
+
     keras = raw["keras"]
     if "error" in keras:
         assert "not importable" in keras["error"]

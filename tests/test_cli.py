@@ -78,6 +78,8 @@ def test_list_models(model_dir, capsys):
     table = capsys.readouterr().out
     assert "tiny" in table and "yes (default)" in table and "CPU" in table
     assert "zhang-eccv16" in table and "python3 installer.py --model zhang" in table
+    (line,) = [row for row in table.splitlines() if row.startswith("siggraph17 ")]
+    assert " no " in line and line.endswith("install: python3 installer.py --model siggraph17")
 
 
 def test_usage_errors_exit_2(model_dir, photos, capsys):

@@ -29,11 +29,7 @@ TOLERANCE_AB = 1e-3
 
 @pytest.fixture(scope="session")
 def zhang_files(tmp_path_factory):
-    if not caffe_synth.SHARED_ZHANG.is_dir():
-        pytest.skip(
-            f"../shared/fixtures/zhang-eccv16 is not beside the checkout "
-            f"({caffe_synth.SHARED_ZHANG}); these tests need the published prototxt"
-        )
+    caffe_synth.require(caffe_synth.SHARED_ZHANG)
     return caffe_synth.synthetic_zhang(tmp_path_factory.getbasetemp() / "zhang-synthetic")
 
 

@@ -94,11 +94,7 @@ class Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="session")
 def served_files(tmp_path_factory) -> dict[str, bytes]:
-    if not caffe_synth.SHARED_ZHANG.is_dir():
-        pytest.skip(
-            f"../shared/fixtures/zhang-eccv16 is not beside the checkout "
-            f"({caffe_synth.SHARED_ZHANG}); these tests need the published prototxt"
-        )
+    caffe_synth.require(caffe_synth.SHARED_ZHANG)
     prototxt, caffemodel, hull, _ = caffe_synth.synthetic_zhang(
         tmp_path_factory.getbasetemp() / "zhang-synthetic"
     )
@@ -113,14 +109,19 @@ def _sources(files: dict[str, bytes]) -> tuple[zhang.SourceFile, ...]:
     )
 
 
-@pytest.fixture
-def server(served_files):
-    srv = Server(dict(served_files))
+def _serve(files: dict[str, bytes]):
+    """A running Server of (a copy of) `files`, shut down afterwards."""
+    srv = Server(dict(files))
     thread = threading.Thread(target=srv.serve_forever, daemon=True)
     thread.start()
     yield srv
     srv.shutdown()
     srv.server_close()
+
+
+@pytest.fixture
+def server(served_files):
+    yield from _serve(served_files)
 
 
 @pytest.fixture
@@ -322,3 +323,127 @@ def test_a_download_past_its_deadline_stops_and_can_be_resumed(slow_server, tmp_
     assert _download_within(15, f"{slow_server.url}/slow.bin", part, size) is None
     assert slow_server.requests[-1] == ("slow.bin", f"bytes={got}-")
     assert part.read_bytes() == slow_server.files["slow.bin"]
+# ---------------------------------------------------------------------------------------------
+# SIGGRAPH 2017: the prototxt is pinned (the shared copy is the published file); the caffemodel
+# has no published size or checksum, so the command line's own checks apply to the synthetic one.
+
+SG17_MODEL = "model.caffemodel"
+
+
+@pytest.fixture(scope="session")
+def sg17_files(tmp_path_factory) -> dict[str, bytes]:
+    caffe_synth.require(caffe_synth.SHARED_SIGGRAPH17)
+    prototxt, caffemodel, _ = caffe_synth.synthetic_siggraph17(
+        tmp_path_factory.getbasetemp() / "sg17-synthetic"
+    )
+    return {path.name: path.read_bytes() for path in (prototxt, caffemodel)}
+
+
+@pytest.fixture
+def sg17_server(sg17_files):
+    yield from _serve(sg17_files)
+
+
+def _fetch_sg17(server: Server, dest: Path, cache: Path) -> int:
+    return main(["fetch", "siggraph17", "--base-url", server.url, "--dest", str(dest),
+                 "--cache", str(cache)])
+
+
+@pytest.mark.slow
+def test_siggraph17_installs_after_a_dropped_connection(sg17_server, folders, capsys):
+    """Size unknown beforehand: the server's is taken, the download resumes with a Range
+    request, the structural check passes, the model works with hints."""
+    dest, cache = folders
+    cut = len(sg17_server.files[SG17_MODEL]) // 3
+    sg17_server.drops[SG17_MODEL] = [cut, 1]
+    code = _fetch_sg17(sg17_server, dest, cache)
+    assert code == 0, capsys.readouterr().err
+    assert (SG17_MODEL, f"bytes={cut}-") in sg17_server.requests
+    (entry,) = json.loads((dest / "manifest.json").read_text())["models"]
+    assert entry["id"] == "siggraph17"
+    assert entry["install"] == "python3 installer.py --model siggraph17"
+    digest = hashlib.sha256(sg17_server.files[SG17_MODEL]).hexdigest()
+    assert f"model.caffemodel (sha256 {digest})" in entry["provenance"]
+    assert "publishes no checksum" in entry["provenance"]
+    assert list(cache.iterdir()) == []
+    from colorize_ai.families import HintCells
+    from colorize_ai.model import load_model
+
+    model = load_model("siggraph17", device="cpu", folders=[dest])
+    mask = np.zeros((64, 64), np.float32)
+    mask[30:34, 30:34] = 1
+    hints = HintCells(np.dstack([mask * 40, mask * -20]), mask)
+    plane = np.full((64, 64), 60, np.float32)
+    ab = model.predict_ab(plane, hints)
+    assert ab.shape == (64, 64, 2) and np.all(np.isfinite(ab))
+    assert np.abs(ab - model.predict_ab(plane)).max() > 0.1
+
+
+def test_siggraph17_wrong_scale_fails_the_structural_check(sg17_server, folders, capsys):
+    dest, cache = folders
+    data = bytearray(sg17_server.files[SG17_MODEL])
+    at = bytes(data).rfind(np.float32(100.0).tobytes())  # pred_ab's blob, the last one
+    data[at : at + 4] = np.float32(90.0).tobytes()
+    sg17_server.files[SG17_MODEL] = bytes(data)
+    code = _fetch_sg17(sg17_server, dest, cache)
+    err = capsys.readouterr().err
+    (message,) = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert code == 1
+    assert message == (f"error: {SG17_MODEL} from {sg17_server.url}/{SG17_MODEL} is not the "
+                       f"published file (its 'pred_ab' scale is 90, not 100); it was deleted")
+    assert _nothing_installed(dest)
+    assert not (cache / SG17_MODEL).exists() and not (cache / f"{SG17_MODEL}.part").exists()
+
+
+def test_siggraph17_implausible_size_is_refused(sg17_server, folders, capsys):
+    dest, cache = folders
+    sg17_server.files[SG17_MODEL] = b"\0" * 1000  # e.g. an error page
+    code = _fetch_sg17(sg17_server, dest, cache)
+    err = capsys.readouterr().err
+    assert code == 1 and "model.caffemodel is 1000 bytes, not between" in err
+    assert _nothing_installed(dest)
+
+
+def test_siggraph17_offline_is_one_clear_message(folders, capsys):
+    dest, cache = folders
+    closed = Server({})
+    url = closed.url
+    closed.server_close()
+    code = main(["fetch", "siggraph17", "--base-url", url, "--dest", str(dest),
+                 "--cache", str(cache)])
+    err = capsys.readouterr().err
+    assert code == 1 and err.startswith("error: cannot reach ") and err.count("\n") == 1
+    assert _nothing_installed(dest)
+
+
+@pytest.mark.slow
+def test_siggraph17_pytorch_port_installs_and_is_pinned(folders, tmp_path, capsys):
+    """The .pth is pinned (size and the sha256 whose first 8 hex digits name it); a synthetic
+    one is refused by the command line and installed through the test hook."""
+    from converters import siggraph17
+    from sg17_torch import torch_reference
+
+    (source,) = siggraph17.PTH_SOURCES
+    assert source.name == f"siggraph17-{source.sha256[:8]}.pth"
+    torch, reference = torch_reference()
+    torch.save(reference.state_dict(), tmp_path / source.name)
+    data = (tmp_path / source.name).read_bytes()
+    dest, cache = folders
+    for srv in _serve({source.name: data}):
+        argv = ["fetch", "siggraph17-pytorch", "--base-url", srv.url, "--dest", str(dest),
+                "--cache", str(cache)]
+        assert main(argv) == 1
+        assert f"is {len(data)} bytes, not the published {source.size}" in capsys.readouterr().err
+        assert _nothing_installed(dest)
+        served = replace(source, size=len(data), sha256=hashlib.sha256(data).hexdigest())
+        target = fetch.fetch_model("siggraph17-pytorch", dest, srv.url, cache, sources=[served],
+                                   quiet=True)
+    assert target == dest / "siggraph17-pytorch.onnx"
+    (entry,) = json.loads((dest / "manifest.json").read_text())["models"]
+    assert entry["install"] == "python3 installer.py --model siggraph17-pytorch"
+    assert entry["output"]["ab_scale"] == 110 and entry["license"] == "BSD-2-Clause"
+    from colorize_ai.model import load_model
+
+    ab = load_model("siggraph17-pytorch", device="cpu", folders=[dest]).predict_ab(
+        np.full((32, 40), 55, np.float32))
+    assert ab.shape == (32, 40, 2) and np.all(np.isfinite(ab))

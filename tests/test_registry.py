@@ -51,11 +51,16 @@ def test_an_installed_entry_wins_over_an_earlier_catalogue_entry(tmp_path):
     assert get_spec("m", [catalogue, tmp_path / "installed"]).installed
 
 
-def test_repo_catalogue_lists_zhang_as_not_installed():
-    spec = get_spec("zhang-eccv16", [manifest.REPO_MODELS])
-    assert spec.family == "zhang" and spec.license == "BSD-2-Clause"
+@pytest.mark.parametrize("model_id,family,licence,name", [
+    ("zhang-eccv16", "zhang", "BSD-2-Clause", "zhang"),
+    ("siggraph17", "siggraph17", "MIT", "siggraph17"),
+    ("siggraph17-pytorch", "siggraph17", "BSD-2-Clause", "siggraph17-pytorch"),
+])
+def test_repo_catalogue_lists_published_models_as_not_installed(model_id, family, licence, name):
+    spec = get_spec(model_id, [manifest.REPO_MODELS])
+    assert spec.family == family and spec.license == licence
     if not spec.installed:
-        with pytest.raises(ModelMissing, match="python3 installer.py --model zhang"):
+        with pytest.raises(ModelMissing, match=f"`python3 installer.py --model {name}`"):
             load_model(spec)
 
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Benchmark Colorize (AI) against what a user would otherwise run; write docs/BENCHMARKS.md.
 
-    python3 tools/bench.py [--quick] [--runs 5] [--only zhang keras engine gimp variants]
+    python3 tools/bench.py [--quick] [--runs 5]
+                          [--only zhang siggraph17 keras engine gimp variants]
                           [--model ID] [--data FOLDER] [--cache DIR] [--out docs/BENCHMARKS.md]
 
 Every time is the median of --runs runs after one warm-up; runs of the things compared
@@ -38,7 +39,7 @@ CORES = os.cpu_count() or 1
 # slow down whatever runs next. Measured with ONNX Runtime 1.32, two sessions taking turns:
 # 30 ms apart each ran 35 % slower than alone, 60 ms apart 7 %, from 100 ms on as fast.
 PAUSE = 0.2
-SECTIONS = ("zhang", "keras", "engine", "gimp", "variants")
+SECTIONS = ("zhang", "siggraph17", "keras", "engine", "gimp", "variants")
 GENERATED_END = ("<!-- Everything above is written by tools/bench.py; "
                  "text below this line is kept. -->")
 SAMPLE_PHOTOS = {"calibration": ("astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg"),
@@ -152,19 +153,25 @@ def up_to_date(target: Path, *inputs: Path) -> bool:
     return target.exists() and target.stat().st_mtime >= newest
 
 
-def converted_zhang(prototxt: Path, caffemodel: Path, hull: Path, winograd: bool = True
+def converted_caffe(module: object, caffemodel: Path, *files: Path, winograd: bool = True
                     ) -> Path:
-    """Our ONNX file of the Caffe files (as shipped, or with direct convolutions), converted
-    again when the weights or the converter changed."""
-    from converters import zhang
+    """Our ONNX file of Caffe files by a converter module (zhang, siggraph17), as shipped or
+    with direct convolutions, converted again when the weights or the converter changed."""
     from converters.common import save_model
 
     folder = caffemodel.parent / ("models" if winograd else "models-direct")
-    target = folder / "zhang-eccv16.onnx"
+    target = folder / f"{module.MODEL_ID}.onnx"
     if not up_to_date(target, caffemodel):
-        model = zhang.convert(prototxt, caffemodel, hull, winograd=winograd)
-        save_model(model, folder, zhang.manifest_entry(model))
+        model = module.convert(*files, winograd=winograd)
+        save_model(model, folder, module.manifest_entry(model))
     return target
+
+
+def converted_zhang(prototxt: Path, caffemodel: Path, hull: Path, winograd: bool = True
+                    ) -> Path:
+    from converters import zhang
+
+    return converted_caffe(zhang, caffemodel, prototxt, caffemodel, hull, winograd=winograd)
 
 
 def bench_zhang(cache: Path, runs: int, quick: bool) -> dict:
@@ -201,6 +208,59 @@ def bench_zhang(cache: Path, runs: int, quick: bool) -> dict:
             "delta_direct": float(np.abs(ab_direct - opencv(winograd)()).max()),
             "delta_direct_exact": float(np.abs(ab_direct - opencv(exact)()).max()),
             "model_dir": str(caffemodel.parent / "models")}
+
+
+# -------------------------------------------------------------------------------- SIGGRAPH 17
+
+def bench_siggraph17(cache: Path, runs: int, quick: bool) -> dict:
+    """ONNX Runtime (both forms) against OpenCV dnn (Winograd on and off) on the same synthetic
+    Caffe files of the published architecture, with hints, at 256x256 (--quick: 64x64)."""
+    import cv2
+
+    import caffe_synth
+    from colorize_ai.session import create_session
+    from converters import siggraph17
+
+    prototxt = caffe_synth.SHARED_SIGGRAPH17 / "deploy_nodist.prototxt"
+    if not prototxt.exists():
+        raise FileNotFoundError(f"{prototxt} (the published prototxt) is not beside the checkout")
+    folder = cache / "siggraph17"
+    folder.mkdir(parents=True, exist_ok=True)
+    caffemodel = folder / "model.caffemodel"
+    if not caffemodel.exists():
+        caffe_synth.write_siggraph17_caffemodel(caffemodel)
+    start = time.perf_counter()
+    paths = [converted_caffe(siggraph17, caffemodel, prototxt, caffemodel, winograd=w)
+             for w in (True, False)]
+    convert_s = time.perf_counter() - start  # 0 when both were up to date
+    session, direct = (create_session(p, device="cpu", threads=CORES).session for p in paths)
+    cv2.setNumThreads(CORES)
+    nets = {w: caffe_synth.opencv_siggraph17(prototxt, caffemodel, winograd=w)
+            for w in (True, False)}
+    side = 64 if quick else 256
+    rng = np.random.default_rng(2)
+    plane = caffe_synth.smooth_l(rng, side, side)
+    ab, mask = caffe_synth.random_hints(rng, side, side)
+    feeds = {"L": plane[None, None], "ab_hint": ab[None], "mask": mask[None]}
+    blob = caffe_synth.siggraph17_input(plane, ab, mask)
+
+    def opencv(net):
+        def run():
+            net.setInput(blob)
+            return net.forward("pred_ab")
+        return run
+
+    def ours(s):
+        return lambda: s.run(["ab"], feeds)[0]
+
+    times = interleaved({"ort": ours(session), "ort_direct": ours(direct),
+                         "cv": opencv(nets[True]), "cv_exact": opencv(nets[False])}, runs)
+    reference = opencv(nets[False])()
+    return {"side": side, "times": times, "convert_s": convert_s,
+            "delta": float(np.abs(ours(session)() - reference).max()),
+            "delta_direct": float(np.abs(ours(direct)() - reference).max()),
+            "spread": float(np.abs(opencv(nets[True])() - reference).max()),
+            "model_dir": str(paths[0].parent)}
 
 
 # ------------------------------------------------------------------------------------- Keras
@@ -465,6 +525,8 @@ def render(info: dict, results: dict, args: argparse.Namespace, elapsed: float,
     else:
         out += [f"Not measured: {(z or {}).get('error', 'not run (--only)')}.", ""]
 
+    out += render_siggraph17(results.get("siggraph17"), targets)
+
     k = results.get("keras")
     out += ["## Keras models: ONNX Runtime against TensorFlow", ""]
     if k and "error" not in k:
@@ -587,6 +649,34 @@ def render(info: dict, results: dict, args: argparse.Namespace, elapsed: float,
     return "\n".join(out) + (kept or "\n")
 
 
+def render_siggraph17(r: dict | None, targets: list) -> list[str]:
+    out = ["## Zhang et al. SIGGRAPH 2017: ONNX Runtime against OpenCV's cv2.dnn", ""]
+    if not r or "error" in r:
+        return out + [f"Not measured: {(r or {}).get('error', 'not run (--only)')}.", ""]
+    t = r["times"]
+    out += ["Synthetic weights in the exact architecture of the published "
+            "`deploy_nodist.prototxt` (`tests/caffe_synth.py`), 12 hint squares; the same Caffe "
+            "files for both: OpenCV reads them with `readNetFromCaffe` and is fed the reference "
+            "code's `data_l_ab_mask` (mask x 110); ours is `tools/convert_models.py siggraph17` "
+            "of them (as installed: 17 wide 3x3 convolutions in Winograd form; and with "
+            "`--direct-convolutions`), run through the engine's session. max |Δab| is against "
+            f"OpenCV with Winograd off; OpenCV's own Winograd-on vs -off spread: "
+            f"{r['spread']:.1e}.", "",
+            f"| {r['side']}x{r['side']} | seconds | OpenCV default (Winograd on) / this | "
+            "max \\|Δab\\| |", "|---|---|---|---|"]
+    rows = (("ONNX Runtime, as installed (Winograd)", "ort", f"{r['delta']:.1e}"),
+            ("ONNX Runtime, direct convolutions", "ort_direct", f"{r['delta_direct']:.1e}"),
+            ("OpenCV dnn, default (Winograd on)", "cv", f"{r['spread']:.1e}"),
+            ("OpenCV dnn, Winograd off", "cv_exact", "0 (reference)"))
+    for name, key, delta in rows:
+        out.append(f"| {name} | {t[key]:.3f} | {_ratio(t['cv'], t[key])} | {delta} |")
+    if r.get("convert_s"):
+        out += ["", f"Conversion of both forms: {r['convert_s']:.0f} s."]
+    targets.append(("ONNX Runtime fp32 vs OpenCV dnn (SIGGRAPH 2017, default OpenCV)",
+                    "≥ 1.00x", t["cv"] / t["ort"], t["cv"] / t["ort"] >= 1.0))
+    return out + [""]
+
+
 def kept_text(path: Path) -> str:
     """What follows the generated part of an existing document."""
     if not path.exists():
@@ -646,6 +736,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{name}] {time.time() - t:.0f} s", file=sys.stderr, flush=True)
 
     section("zhang", lambda: bench_zhang(args.cache, args.runs, args.quick))
+    section("siggraph17", lambda: bench_siggraph17(args.cache, args.runs, args.quick))
     section("keras", lambda: bench_keras(args.cache, args.runs, args.quick))
     fallbacks = [("baseline-bench", results.get("keras", {}).get("model_dir", "")),
                  ("zhang-eccv16", results.get("zhang", {}).get("model_dir", ""))]

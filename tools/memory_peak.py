@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Peak memory of colorize-ai on one photo: run it in this process, print what it took.
 
-    python tools/memory_peak.py PHOTO [colorize-ai options...]
+    python3 tools/memory_peak.py PHOTO [colorize-ai options...]
 
 Prints one JSON line: the decoded size of the photo and of the result (MB), the process's
 resident set before the run (imports done) and at its peak (MB, /proc's VmHWM: unlike

@@ -6,7 +6,7 @@ import importlib
 from types import ModuleType
 
 # Each module defines add_parser(subparsers) and sets `run` on its parser's defaults.
-_NAMES = ("zhang", "keras_baseline", "keras_fusion", "fetch", "quantize")
+_NAMES = ("zhang", "siggraph17", "keras_baseline", "keras_fusion", "fetch", "quantize")
 
 
 def _load() -> list[ModuleType]:

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +18,34 @@ class ConversionError(Exception):
     """A source model that cannot be converted; the message says which layer or file and why."""
 
 
+@dataclass(frozen=True)
+class SourceFile:
+    """A published file that `fetch` downloads. Without a published size and sha256 (size 0,
+    sha256 ""), the server's size must lie in [min_size, max_size] and the file must pass its
+    converter's structural check instead."""
+
+    name: str
+    url: str
+    size: int
+    sha256: str
+    mirrors: tuple[str, ...] = ()  # tried in order when `url` answers 404
+    min_size: int = 0
+    max_size: int = 0
+
+
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         while block := f.read(chunk):
             digest.update(block)
     return digest.hexdigest()
+
+
+def source_metadata(family: str, files: list[Path]) -> dict[str, Any]:
+    """The metadata every converted file starts with: its family, sources and converter."""
+    return {"family": family, "source_files": [f.name for f in files],
+            "source_sha256": [sha256_file(f) for f in files],
+            "converter_version": CONVERTER_VERSION}
 
 
 def get_metadata(model: Any, key: str, default: Any = None) -> Any:
@@ -80,6 +103,17 @@ def save_model(model: Any, out_dir: str | os.PathLike, entry: dict[str, Any]) ->
         raise
     update_manifest(out / "manifest.json", entry)
     return target
+
+
+def write_converted(model: Any, out_dir: str | os.PathLike, entry: dict[str, Any]) -> int:
+    """save_model for a converter's command line: a write error is a ConversionError, and
+    the result is one line on stdout. Returns the exit status, 0."""
+    try:
+        target = save_model(model, out_dir, entry)
+    except OSError as exc:
+        raise ConversionError(f"cannot write into {out_dir}: {exc}") from None
+    print(f"wrote {target} and its entry '{entry['id']}' in {Path(out_dir) / 'manifest.json'}")
+    return 0
 
 
 def update_manifest(manifest_path: Path, entry: dict[str, Any]) -> None:

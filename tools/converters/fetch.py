@@ -1,9 +1,11 @@
-"""`fetch zhang`: download the published Zhang et al. files, check, convert and install them.
+"""`fetch zhang|siggraph17`: download a model's published files, check, convert and install them.
 
 Downloads go to a cache folder as NAME.part, resumed with HTTP Range requests (after a dropped
-or stalled connection within a run, and on the next run); a file counts as downloaded only
-once its size and sha256 equal the pinned ones, so a plain-http address is as safe as https.
-A download that stalls, or outlasts its deadline, stops with a message; the next run resumes.
+connection within a run, and on the next run); a file counts as downloaded only once its size
+and sha256 equal the pinned ones (so a plain-http address is as safe as https), or, for a file
+whose source publishes neither (SIGGRAPH 2017's caffemodel), once the server's size lies in the
+range its architecture implies and the file passes the converter's structural check. A
+download that stalls, or outlasts its deadline, stops with a message; the next run resumes.
 The converted model is run on a built-in input before it is written, with its manifest entry,
 into the user model folder. On any failure nothing is written there; only an interrupted
 download's .part stays in the cache, to be resumed.
@@ -20,14 +22,15 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
 import numpy as np
 
-from . import zhang
-from .common import ConversionError, save_model
+from . import siggraph17, zhang
+from .common import ConversionError, SourceFile, save_model
 
 ATTEMPTS = 4  # tries per file when the connection drops or stalls mid-way
 # A connection that brings less than STALL_BYTES in STALL_S counts as stalled (a server can
@@ -159,15 +162,28 @@ def _copy_body(response: Any, out: Any, done: int, size: int, url: str, deadline
             window_start, window_done = now, done
 
 
-def download(url: str, part: Path, size: int, progress: Progress) -> None:
-    """Download url into `part`, appending to what an earlier try left there."""
+def _announced(url: str, total: int | None, bounds: tuple[int, int]) -> int:
+    """The size of a file whose size is not published: the server's, if it is plausible."""
+    if total is None:
+        raise FetchError(f"{url} does not say how large it is, and no size is published to "
+                         f"check it against")
+    if not bounds[0] <= total <= bounds[1]:
+        raise FetchError(f"{url} is {total} bytes, not between {bounds[0]} and {bounds[1]} as "
+                         f"the published network's weights must be")
+    return total
+
+
+def download(url: str, part: Path, size: int, progress: Progress,
+             bounds: tuple[int, int] = (0, 0)) -> None:
+    """Download url into `part`, appending to what an earlier try left there. `size` 0: not
+    published; the server's is taken if it lies within `bounds`."""
     deadline = time.monotonic() + DEADLINE_S
     failure = "was cut short"
     for attempt in range(1, ATTEMPTS + 1):
         have = part.stat().st_size if part.exists() else 0
-        if have == size:
+        if size and have == size:
             return
-        if have > size:
+        if size and have > size:
             part.unlink(missing_ok=True)
             have = 0
         request = urllib.request.Request(url, headers={"User-Agent": "colorize-ai-fetch/1"})
@@ -176,6 +192,8 @@ def download(url: str, part: Path, size: int, progress: Progress) -> None:
         try:
             with urllib.request.urlopen(request, timeout=STALL_S) as response:
                 start, total = _body_span(response, have)
+                if not size:
+                    size = progress.total = _announced(url, total, bounds)
                 if total is not None and total != size:
                     raise FetchError(f"{url} is {total} bytes, not the published {size}")
                 with open(part, "r+b" if start else "wb") as out:
@@ -200,7 +218,7 @@ def download(url: str, part: Path, size: int, progress: Progress) -> None:
             failure = "was cut short"  # the connection dropped mid-way: resume from what arrived
         except OSError as exc:
             raise FetchError(f"cannot download {url}: {exc}") from None
-        if part.exists() and part.stat().st_size == size:
+        if size and part.exists() and part.stat().st_size == size:
             progress.update(size, final=True)
             return
         if attempt < ATTEMPTS:
@@ -214,42 +232,72 @@ def download(url: str, part: Path, size: int, progress: Progress) -> None:
     )
 
 
+def _check_unpinned(path: Path, check: Callable[[Path], None] | None, origin: str) -> None:
+    """The structural check of a file without a published sha256; deletes it if it fails."""
+    try:
+        if check is None:
+            raise ConversionError("nothing to check it against")
+        check(path)
+    except ConversionError as exc:
+        path.unlink(missing_ok=True)
+        raise FetchError(f"{origin} is not the published file ({exc}); it was deleted") from None
+
+
 def fetch_file(
-    source: zhang.SourceFile, urls: list[str], cache: Path, stream: TextIO | None
+    source: SourceFile, urls: list[str], cache: Path, stream: TextIO | None,
+    check: Callable[[Path], None] | None = None,
 ) -> Path:
     """The verified file `source` in `cache`, downloaded (or resumed) from the first of `urls`
-    that has it, if it is not there yet."""
+    that has it, if it is not there yet. `check`: the structural check of a file whose sha256
+    is not published."""
     final = cache / source.name
-    if final.exists() and final.stat().st_size == source.size and _sha256(final) == source.sha256:
+    if final.exists() and source.sha256:
+        if final.stat().st_size == source.size and _sha256(final) == source.sha256:
+            return final
+    elif final.exists():
+        _check_unpinned(final, check, str(final))
         return final
     part = cache / f"{source.name}.part"
     for i, url in enumerate(urls):
         try:
-            download(url, part, source.size, Progress(source.name, source.size, stream))
+            download(url, part, source.size, Progress(source.name, source.size, stream),
+                     (source.min_size, source.max_size))
             break
         except NotFound:
             if i == len(urls) - 1:
                 raise
-    digest = _sha256(part)
-    if digest != source.sha256:
-        part.unlink(missing_ok=True)
-        raise FetchError(
-            f"{source.name} from {url} has sha256 {digest}, not the published {source.sha256}; "
-            f"it was deleted"
-        )
+    if source.sha256:
+        digest = _sha256(part)
+        if digest != source.sha256:
+            part.unlink(missing_ok=True)
+            raise FetchError(
+                f"{source.name} from {url} has sha256 {digest}, not the published "
+                f"{source.sha256}; it was deleted"
+            )
+    else:
+        _check_unpinned(part, check, f"{source.name} from {url}")
     os.replace(part, final)
     return final
 
 
-def _pattern(height: int, width: int) -> np.ndarray:
-    """A built-in L - 50 input: smooth waves with L in [5, 95]."""
+def _feeds(model: Any, height: int, width: int) -> dict[str, np.ndarray]:
+    """A built-in input: "L" (L - 50) smooth waves with L in [5, 95]; every other input (hints,
+    mask) 0 but for one hint square of a warm colour in the middle."""
     y, x = np.mgrid[0:height, 0:width].astype(np.float32)
     lightness = 50 + 45 * np.sin(x / 9.0) * np.cos(y / 13.0)
-    return (lightness - zhang.L_OFFSET)[None, None].astype(np.float32)
+    feeds = {"L": (lightness - 50.0)[None, None].astype(np.float32)}
+    for tensor in model.graph.input[1:]:
+        channels = tensor.type.tensor_type.shape.dim[1].dim_value
+        value = np.zeros((1, channels, height, width), np.float32)
+        value[:, :, height // 2 : height // 2 + 2, width // 2 : width // 2 + 2] = (
+            30.0 if channels == 2 else 1.0)
+        feeds[tensor.name] = value
+    return feeds
 
 
-def check_converted(model: Any) -> None:
-    """Run the converted model on a built-in input at two sizes: shapes, finite, ab range."""
+def check_converted(model: Any, downscale: int = 4) -> None:
+    """Run the converted model on a built-in input at two sizes: shapes, finite, ab range.
+    `downscale`: the output's size is the input's divided by this."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -259,11 +307,11 @@ def check_converted(model: Any) -> None:
         session = ort.InferenceSession(
             model.SerializeToString(), options, providers=["CPUExecutionProvider"]
         )
-        outputs = [session.run(["ab"], {"L": _pattern(*size)})[0] for size in sizes]
+        outputs = [session.run(["ab"], _feeds(model, *size))[0] for size in sizes]
     except Exception as exc:  # ONNX Runtime raises its own exception types
         raise FetchError(f"the converted model does not run in ONNX Runtime: {exc}") from None
     for (height, width), ab in zip(sizes, outputs):
-        if ab.shape != (1, 2, height // 4, width // 4):
+        if ab.shape != (1, 2, height // downscale, width // downscale):
             raise FetchError(
                 f"the converted model gave ab of shape {ab.shape} for {height}x{width}"
             )
@@ -271,18 +319,73 @@ def check_converted(model: Any) -> None:
             raise FetchError("the converted model gave ab values outside [-128, 128]")
 
 
+@dataclass(frozen=True)
+class Fetchable:
+    """A model `fetch` installs: its published files, and how they become the model."""
+
+    model_id: str
+    sources: tuple[SourceFile, ...]
+    convert: Callable[[list[Path], float | None], Any]  # (files, temperature) -> model
+    manifest_entry: Callable[[Any], dict[str, Any]]
+    check: Callable[[Path], None] | None = None  # structural check of unpinned files
+    downscale: int = 1  # the output's size is the input's divided by this
+
+
+def _no_temperature(temperature: float | None) -> None:
+    if temperature is not None:
+        raise FetchError("--temperature is for zhang only: siggraph17 predicts ab directly")
+
+
+def _convert_siggraph17(files: list[Path], temperature: float | None) -> Any:
+    _no_temperature(temperature)
+    return siggraph17.convert(*files)
+
+
+def _convert_pth(files: list[Path], temperature: float | None) -> Any:
+    from . import siggraph17_torch
+
+    _no_temperature(temperature)
+    return siggraph17_torch.convert(*files)
+
+
+MODELS = {
+    "zhang": Fetchable(zhang.MODEL_ID, zhang.SOURCES,
+                       lambda files, t: zhang.convert(*files, temperature=t),
+                       zhang.manifest_entry, downscale=4),
+    "siggraph17": Fetchable(siggraph17.MODEL_ID, siggraph17.SOURCES, _convert_siggraph17,
+                            siggraph17.manifest_entry, siggraph17.check_caffemodel),
+    "siggraph17-pytorch": Fetchable(
+        siggraph17.PTH_MODEL_ID, siggraph17.PTH_SOURCES, _convert_pth,
+        lambda model: siggraph17.manifest_entry(model, siggraph17.PTH_MODEL_ID)),
+}
+
+
 def fetch_zhang(
     dest: str | os.PathLike | None = None,
     base_url: str | None = None,
     cache: str | os.PathLike | None = None,
     temperature: float | None = None,
-    sources: Iterable[zhang.SourceFile] = zhang.SOURCES,
+    sources: Iterable[SourceFile] = zhang.SOURCES,
     quiet: bool = False,
 ) -> Path:
-    """Download, check, convert and install the Zhang model; returns the installed file.
+    """Download, check, convert and install the Zhang model; returns the installed file."""
+    return fetch_model("zhang", dest, base_url, cache, temperature, sources, quiet)
 
-    `sources` (names, sizes, sha256) is the pinned list; only tests pass another one.
+
+def fetch_model(
+    name: str,
+    dest: str | os.PathLike | None = None,
+    base_url: str | None = None,
+    cache: str | os.PathLike | None = None,
+    temperature: float | None = None,
+    sources: Iterable[SourceFile] | None = None,
+    quiet: bool = False,
+) -> Path:
+    """Download, check, convert and install the model `name` of MODELS; returns the installed
+    file. `sources` (names, sizes, sha256) is the pinned list; only tests pass another one.
     """
+    spec = MODELS[name]
+    sources = spec.sources if sources is None else sources
     dest_dir = Path(dest) if dest is not None else default_dest()
     cache_dir = Path(cache) if cache is not None else default_cache()
     cache_dir.mkdir(parents=True, exist_ok=True)
@@ -293,11 +396,11 @@ def fetch_zhang(
             urls = [f"{base_url.rstrip('/')}/{source.name}"]
         else:
             urls = [source.url, *source.mirrors]
-        files.append(fetch_file(source, urls, cache_dir, stream))
+        files.append(fetch_file(source, urls, cache_dir, stream, spec.check))
     try:
-        model = zhang.convert(*files, temperature=temperature)
-        check_converted(model)
-        return save_model(model, dest_dir, zhang.manifest_entry(model))
+        model = spec.convert(files, temperature)
+        check_converted(model, spec.downscale)
+        return save_model(model, dest_dir, spec.manifest_entry(model))
     finally:
         # Verified downloads are kept only to spare a re-download after a failed download;
         # once conversion ran (well or not) they are of no further use.
@@ -307,10 +410,10 @@ def fetch_zhang(
 
 def run(args: argparse.Namespace) -> int:
     try:
-        target = fetch_zhang(args.dest, args.base_url, args.cache, args.temperature)
+        target = fetch_model(args.model, args.dest, args.base_url, args.cache, args.temperature)
     except OSError as exc:
         raise FetchError(f"cannot write the model: {exc}") from None
-    print(f"installed {target} ('{zhang.MODEL_ID}')")
+    print(f"installed {target} ('{MODELS[args.model].model_id}')")
     return 0
 
 
@@ -318,10 +421,11 @@ def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "fetch",
         help="download, convert and install a published model",
-        description="Download the published files of a model, check their sha256, convert "
-        "them and install the result into the user model folder.",
+        description="Download the published files of a model, check them (sha256, or the "
+        "network's structure where the source publishes no checksum), convert them and "
+        "install the result into the user model folder.",
     )
-    p.add_argument("model", choices=["zhang"], help="which model")
+    p.add_argument("model", choices=sorted(MODELS), help="which model")
     p.add_argument("--base-url", help="download all files from BASE_URL/<file name> instead")
     p.add_argument("--dest", help="model folder to install into (default: the user model folder)")
     p.add_argument("--cache", help="folder for the downloads (default: <user data>/downloads)")

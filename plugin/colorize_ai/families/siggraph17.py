@@ -40,8 +40,8 @@ class Siggraph17(Family):
         else:
             ab, mask = hints.ab, hints.mask
         hint_ab = np.ascontiguousarray(ab.transpose(2, 0, 1)[None], dtype=np.float32)
-        if self.hint_divisor != 1.0:
-            hint_ab /= np.float32(self.hint_divisor)
+        if self.hint_divisor != 1.0:  # not in place: hint_ab may be the caller's own array
+            hint_ab = hint_ab / np.float32(self.hint_divisor)
         feeds[self.hint_name] = hint_ab
         feeds[self.mask_name] = self.to_tensor(
             np.ascontiguousarray(mask - np.float32(self.mask_offset), dtype=np.float32))
