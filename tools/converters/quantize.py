@@ -216,7 +216,7 @@ def make_variant(model_id: str, precision: str, test: str | os.PathLike,
     finally:
         os.unlink(tmp)
     measured["test_photos"] = Path(test).name
-    how = (f"int8 static quantization (ONNX Runtime, QDQ, per-channel weights, {method} "
+    how = (f"int8 static quantization (ONNX Runtime, QDQ, per-channel 7-bit weights, {method} "
            f"calibration on {len(calibration_photos)} photos of "
            f"{Path(calibration).name}/)" if precision == "int8"
            else "float16 weights and arithmetic, float32 inputs and outputs")
