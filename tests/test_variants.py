@@ -131,7 +131,7 @@ def test_worker_reports_the_variant(models, tmp_path):
         request = {"id": variant, "model": "base", "device": "cpu",
                    "input": str(source), "output": str(tmp_path / f"{variant}.raw"),
                    "width": 32, "height": 24, "channels": 3, "dtype": "uint8",
-                   "variant": variant}
+                   "options": {"variant": variant}}
         responses[variant] = handle(json.dumps(request), lambda m: None, None)
     assert responses["exact"]["variant"] == "exact"
     assert (responses["auto"]["model"], responses["auto"]["variant"],
@@ -140,8 +140,9 @@ def test_worker_reports_the_variant(models, tmp_path):
 
     assert layer_name(responses["exact"]) == "Colorized (Tiny base)"
     assert layer_name(responses["auto"]) == "Colorized (Tiny base, int8)"
-    bad = dict(request, variant="quick")
-    assert "Unknown variant 'quick'" in handle(json.dumps(bad), lambda m: None, None)["message"]
+    bad = dict(request, options={"variant": "quick"})
+    message = handle(json.dumps(bad), lambda m: None, None)["message"]
+    assert message == "Precision must be one of auto, exact, fast, not 'quick'."
 
 
 def test_planned_device_follows_the_providers(monkeypatch):
