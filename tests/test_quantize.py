@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tools"))
 
 import convert_models  # noqa: E402
-from converters.quantize import fidelity, read_photos  # noqa: E402
+from converters.quantize import fidelity, model_feeds, read_photos  # noqa: E402
 
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime.quantization")
@@ -226,7 +226,6 @@ def test_int8_kernels_compute_what_the_quantized_graph_says(setup):
     import onnxruntime as ort
 
     from colorize_ai.model import load_model
-    from converters.quantize import model_feeds
 
     assert quantize(setup, "int8", "--calibration", str(setup["calibration"])) == 0
     path = setup["models"] / entry(setup["models"], "small-int8")["file"]
