@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tools"))
 
 import convert_models  # noqa: E402
-from converters.quantize import fidelity, read_photos  # noqa: E402
+from converters.quantize import fidelity, model_feeds, read_photos  # noqa: E402
 
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime.quantization")
@@ -216,3 +216,29 @@ def test_errors_are_one_line(setup, tmp_path, capsys):
                                 str(setup["models"]), "--test", str(setup["test"])]) == 1
     assert "Unknown model 'nope'" in capsys.readouterr().err
     assert not (setup["models"] / "small-int8.onnx").exists()
+
+
+def test_int8_kernels_compute_what_the_quantized_graph_says(setup):
+    """ONNX Runtime's uint8 x int8 kernels on x86 CPUs without VNNI add pairs of products in
+    int16 (vpmaddubsw) and saturate unless the weights stay within [-64, 64]; then the fused
+    int8 kernels (default session) and the QDQ graph taken literally (no optimisation: float
+    arithmetic on the dequantized values) agree on every CPU."""
+    import onnxruntime as ort
+
+    from colorize_ai.model import load_model
+
+    assert quantize(setup, "int8", "--calibration", str(setup["calibration"])) == 0
+    path = setup["models"] / entry(setup["models"], "small-int8")["file"]
+    graph = onnx.load(str(path)).graph
+    weights = [numpy_helper.to_array(t).astype(int) for t in graph.initializer
+               if t.data_type == TensorProto.INT8 and len(t.dims) == 4]
+    assert len(weights) == 3 and max(int(np.abs(w).max()) for w in weights) <= 64
+    literal = ort.SessionOptions()
+    literal.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    fused, plain = (ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+                    for options in (ort.SessionOptions(), literal))
+    small = load_model("small", device="cpu", folders=[setup["models"]])
+    for rgb in read_photos(setup["test"]):
+        feeds = model_feeds(small, rgb)
+        a, b = fused.run(None, feeds)[0], plain.run(None, feeds)[0]
+        assert np.abs(a - b).max() * 60 < 1.0  # ab units (the model's tanh x 60)

@@ -142,7 +142,7 @@ def test_worker_reports_the_variant(models, tmp_path):
     assert layer_name(responses["auto"]) == "Colorized (Tiny base, int8)"
     bad = dict(request, options={"variant": "quick"})
     message = handle(json.dumps(bad), lambda m: None, None)["message"]
-    assert "Precision must be one of auto, exact, fast, not 'quick'" in message
+    assert message == "Precision must be one of auto, exact, fast, not 'quick'."
 
 
 def test_planned_device_follows_the_providers(monkeypatch):

@@ -608,8 +608,9 @@ def render(info: dict, results: dict, args: argparse.Namespace, elapsed: float,
     out += ["## Faster variants: int8 (CPU) and fp16 (CUDA)", ""]
     if v and "error" not in v:
         out += ["`tools/convert_models.py quantize int8|fp16` (`tools/converters/quantize.py`): "
-                "int8 is ONNX Runtime static quantization, QDQ, per-channel int8 weights, uint8 "
-                "activations calibrated on the model's own inputs; fp16 keeps float32 inputs and "
+                "int8 is ONNX Runtime static quantization, QDQ, per-channel int8 weights in a "
+                "7-bit range (exact on CPUs without VNNI), uint8 activations calibrated on the "
+                "model's own inputs; fp16 keeps float32 inputs and "
                 "outputs. Fidelity: CIEDE2000 (`skimage.color.deltaE_ciede2000`) of the engine's "
                 "final RGB against the fp32 model over every pixel of the test photos (shrunk to "
                 f"1024 px). Photos: {v['photos']}. Speed: the model alone at its default input, "
