@@ -376,7 +376,6 @@ def test_9_hints_layer_red_and_blue_regions_follow_the_hints(e2e):
     red, blue = (slice(12, 28), slice(8, 28)), (slice(32, 48), slice(62, 88))
     assert hinted[red][..., 1].mean() > plain[red][..., 1].mean() + 20  # a* up: red
     assert hinted[blue][..., 2].mean() < plain[blue][..., 2].mean() - 20  # b* down: blue
-    assert np.abs(hinted[..., 0] - plain[..., 0]).max() < 1.0  # the photo's own L
 
 
 def test_9a_no_hints_layer_runs_as_before(e2e):
