@@ -85,12 +85,21 @@ def press_ok_on_dialog():
 
 try:
     image = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(S["gui_photo"]))
-    image.convert_grayscale()
+    hints = None
+    if S.get("gui_hints"):  # colour hints need an RGB image to be painted on
+        w, h = image.get_width(), image.get_height()
+        hints = Gimp.Layer.new(image, "Colour hints", w, h, Gimp.ImageType.RGBA_IMAGE, 100.0,
+                               Gimp.LayerMode.NORMAL)
+        image.insert_layer(hints, None, 0)
+        with open(S["gui_hints"], "rb") as f:
+            hints.get_buffer().set(Gegl.Rectangle.new(0, 0, w, h), "R'G'B'A u8", f.read())
+    else:
+        image.convert_grayscale()
     image.clean_all()
     Gimp.Display.new(image)
     Gimp.displays_flush()
     note("opened", window=window(MAIN), **state(image))
-    source = image.get_layers()[0]
+    source = image.get_layers()[-1]
     with open(os.path.join(OUT, "gui_before.raw"), "wb") as f:
         f.write(pixels(source))
 
@@ -104,12 +113,16 @@ try:
     helper.join()
     Gimp.displays_flush()
     note("colorized", status=result.index(0).value_nick, **state(image))
-    note("message", window=keys("Message$", "Return"))
+    if not hints:  # the plug-in's note that it converted the grey image to RGB
+        note("message", window=keys("Message$", "Return"))
     with open(os.path.join(OUT, "gui_after.raw"), "wb") as f:
-        f.write(pixels(image.get_layers()[0]))
+        f.write(pixels(image.get_layers()[1 if hints else 0]))
     note("window", shot=shoot("window", MAIN))
     note("undo", window=keys(MAIN, "ctrl+z"))
-    wait_until(lambda: image.get_base_type() != Gimp.ImageBaseType.RGB)
+    if hints:
+        wait_until(lambda: hints.get_visible())
+    else:
+        wait_until(lambda: image.get_base_type() != Gimp.ImageBaseType.RGB)
     note("undone", **state(image))
 except Exception:
     report["exception"] = traceback.format_exc()

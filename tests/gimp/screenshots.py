@@ -42,6 +42,9 @@ def main() -> int:
                         help="the GIMP version to photograph (default: %(default)s)")
     parser.add_argument("--models", type=Path, help="a models folder (manifest.json + files)")
     parser.add_argument("--photo", type=Path, help="the photo (default: scikit-image's astronaut)")
+    parser.add_argument("--hints", type=Path,
+                        help="an RGBA picture of the photo's size: painted as a 'Colour hints' "
+                             "layer, which the dialog then picks")
     parser.add_argument("-o", "--output", type=Path, default=harness.REPO / "docs" / "images")
     args = parser.parse_args()
 
@@ -57,8 +60,12 @@ def main() -> int:
         photo = Image.open(args.photo) if args.photo else sample_photo()
         grey = photo.convert("L")
         grey.convert("RGB").save(root.path(harness.WORK) / "gui_photo.png")
-        (root.path(harness.WORK) / "settings.json").write_text(json.dumps(
-            {"out": harness.OUT, "gui_photo": harness.WORK + "/gui_photo.png"}))
+        settings = {"out": harness.OUT, "gui_photo": harness.WORK + "/gui_photo.png"}
+        if args.hints:
+            rgba = np.asarray(Image.open(args.hints).convert("RGBA").resize(grey.size))
+            (root.path(harness.WORK) / "gui_hints.raw").write_bytes(rgba.tobytes())
+            settings["gui_hints"] = harness.WORK + "/gui_hints.raw"
+        (root.path(harness.WORK) / "settings.json").write_text(json.dumps(settings))
         installed = root.install()
         if installed.returncode:
             sys.stderr.write(installed.stderr.decode())
