@@ -719,7 +719,7 @@ def remove_logs():
     if not os.path.isdir(folder):
         return
     for name in os.listdir(folder):
-        if name.endswith(".log") and os.path.isfile(os.path.join(folder, name)):
+        if name.endswith((".log", ".log.1")) and os.path.isfile(os.path.join(folder, name)):
             os.remove(os.path.join(folder, name))
     if not os.listdir(folder):
         os.rmdir(folder)

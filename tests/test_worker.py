@@ -176,3 +176,70 @@ def test_info_request_lists_providers_and_models(model_dir, tmp_path):
     assert response["ok"] and "CPUExecutionProvider" in response["providers"]
     assert {"id": "tiny", "installed": True} .items() <= {
         k: v for k, v in response["models"][0].items() if k in ("id", "installed")}.items()
+
+
+def _request(tmp_path, **fields) -> dict:
+    pixels = _pixels(height=8, width=8, channels=3)
+    source = tmp_path / "input.raw"
+    pixels.tofile(source)
+    base = {"id": "r", "model": "tiny", "input": str(source), "width": 8, "height": 8,
+            "channels": 3, "dtype": "uint8", "output": str(tmp_path / "output.raw")}
+    return {**base, **fields}
+
+
+def test_a_failed_request_never_deletes_the_file_named_as_output(model_dir, tmp_path):
+    from colorize_ai.worker import handle
+
+    keep = tmp_path / "output.raw"
+    keep.write_bytes(b"the user's file")
+    for bad in ({"options": {"strength": 9}}, {"model": "nope"}, {}):
+        response = handle(json.dumps(_request(tmp_path, **bad)), lambda m: None, None)
+        assert not response["ok"]
+        assert keep.read_bytes() == b"the user's file"
+
+
+def test_the_worker_writes_no_file_through_a_link(model_dir, tmp_path):
+    from colorize_ai.worker import handle
+
+    target = tmp_path / "elsewhere.txt"
+    target.write_text("precious")
+    (tmp_path / "output.raw").symlink_to(target)
+    response = handle(json.dumps(_request(tmp_path)), lambda m: None, None)
+    assert not response["ok"] and response["error"] == "bad-request"
+    assert target.read_text() == "precious" and (tmp_path / "output.raw").is_symlink()
+
+
+def test_files_outside_the_request_folder_are_refused(model_dir, tmp_path):
+    from colorize_ai.worker import handle
+
+    other = tmp_path / "other"
+    other.mkdir()
+    for fields in ({"output": str(other / "out.raw")},
+                   {"images": {"hints": {"input": str(other / "h.raw"), "width": 8,
+                                         "height": 8, "channels": 4, "dtype": "uint8"}}}):
+        response = handle(json.dumps(_request(tmp_path, **fields)), lambda m: None, None)
+        assert not response["ok"] and "must be in its input's folder" in response["message"]
+    assert list(other.iterdir()) == []
+
+
+def test_huge_ids_and_lines_are_capped_in_responses_and_the_log(model_dir, tmp_path):
+    from colorize_ai.logs import log_to_file
+    from colorize_ai.worker import MAX_ID, MAX_REQUEST, handle
+
+    log = log_to_file("worker", tmp_path / "w.log")
+    response = handle(json.dumps(_request(tmp_path, id="x" * 50_000, model="nope")),
+                      lambda m: None, log)
+    assert len(response["id"]) == MAX_ID + 3 and not response["ok"]
+    huge = handle(json.dumps({"id": "y", "pad": "z" * MAX_REQUEST}), lambda m: None, log)
+    assert not huge["ok"] and "never over" in huge["message"]
+    assert log.stat().st_size < 10_000
+
+
+def test_a_log_over_its_limit_is_moved_aside_at_start(tmp_path, monkeypatch):
+    from colorize_ai import logs
+
+    monkeypatch.setattr(logs, "MAX_LOG_BYTES", 1000)
+    path = tmp_path / "worker.log"
+    path.write_bytes(b"old line\n" * 200)
+    assert logs.log_to_file("worker", path) == path
+    assert path.stat().st_size == 0 and (tmp_path / "worker.log.1").stat().st_size == 1800

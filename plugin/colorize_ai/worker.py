@@ -29,6 +29,10 @@ from .session import runtime
 log = logging.getLogger("colorize_ai.worker")
 
 DTYPES = {"uint8": np.uint8, "uint16": np.uint16, "float32": np.float32}
+# Requests carry paths and options, never pixels: anything longer is refused unread, and ids
+# are echoed and logged only this long (a 200 MB id once grew the log by 400 MB).
+MAX_REQUEST = 1 << 16
+MAX_ID = 100
 
 Emit = Callable[[dict], None]
 
@@ -64,9 +68,31 @@ def _read_pixels(request: dict, what: str = "input") -> np.ndarray:
 
 
 def _write_private(path: str, pixels: np.ndarray) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(np.ascontiguousarray(pixels).tobytes())
+    """Write a new file (never an existing one, never through a link), 0600; a half-written
+    file of ours is removed, nothing else ever is."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags | getattr(os, "O_BINARY", 0), 0o600)
+    except FileExistsError:
+        raise BadRequest(f"The output {path} already exists; the worker writes only new "
+                         "files.") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.ascontiguousarray(pixels).tofile(f)
+    except BaseException:
+        os.unlink(path)
+        raise
+
+
+def _same_folder(request: dict, images: dict) -> None:
+    """The output and every buffer must sit in the input's folder: the client's private
+    request folder, so a request cannot read or write elsewhere."""
+    folder = os.path.dirname(os.path.realpath(_field(request, "input", str)))
+    paths = [_field(request, "output", str)] + [
+        b.get("input") for b in images.values() if isinstance(b, dict)]
+    for path in paths:
+        if not isinstance(path, str) or os.path.dirname(os.path.realpath(path)) != folder:
+            raise BadRequest(f"The request's files must be in its input's folder {folder}.")
 
 
 def colorize_request(request: dict, emit: Emit) -> dict:
@@ -85,8 +111,10 @@ def colorize_request(request: dict, emit: Emit) -> dict:
     if model_id is not None and not isinstance(model_id, str):
         raise BadRequest("The request's 'model' must be a model id.")
 
-    pixels = _read_pixels(request)
     images = request.get("images") or {}
+    if isinstance(images, dict):
+        _same_folder(request, images)
+    pixels = _read_pixels(request)
     if not isinstance(images, dict) or any(
             name not in BY_NAME or BY_NAME[name].kind != IMAGE or not isinstance(buffer, dict)
             for name, buffer in images.items()):
@@ -99,15 +127,17 @@ def colorize_request(request: dict, emit: Emit) -> dict:
     timings: dict = {}
 
     def progress(fraction: float, stage: str) -> None:
-        emit({"id": request.get("id"), "progress": round(fraction, 3), "stage": stage})
+        emit({"id": _short(request.get("id")), "progress": round(fraction, 3), "stage": stage})
 
     result = colorize(pixels, model, progress=progress, timings=timings, **pipeline)
     try:
         _write_private(output, result)
+    except (FileExistsError, IsADirectoryError, PermissionError) as exc:
+        raise BadRequest(f"The result cannot be written to {output} ({exc.strerror}).") from None
     except OSError as exc:
         raise BadRequest(f"The result cannot be written to {output} ({exc.strerror}).") from None
     timings.update(load=load_time, total=time.perf_counter() - start)
-    response = {"id": request.get("id"), "ok": True, "output": output,
+    response = {"id": _short(request.get("id")), "ok": True, "output": output,
                 "channels": result.shape[2], "model": model.spec.base_id,
                 "model_name": model.name, "variant": model.spec.variant,
                 "precision": model.spec.precision, "provider": model.provider,
@@ -119,16 +149,26 @@ def colorize_request(request: dict, emit: Emit) -> dict:
 
 def info_request(request: dict) -> dict:
     ort = runtime()
-    return {"id": request.get("id"), "ok": True, "providers": ort.get_available_providers(),
+    return {"id": _short(request.get("id")), "ok": True, "providers": ort.get_available_providers(),
             "onnxruntime": ort.__version__,
             "models": [{"id": s.id, "name": s.name, "installed": s.installed,
                         "folder": str(s.folder), "install": s.install}
                        for s in list_models()]}
 
 
+def _short(value: Any, limit: int = MAX_ID) -> Any:
+    """A request's id (or a text) as echoed and logged: never more than `limit` characters."""
+    if isinstance(value, str) and len(value) > limit:
+        return value[:limit] + "..."
+    return value
+
+
 def handle(line: str, emit: Emit, logfile: Path | None) -> dict:
     request: dict = {}
     try:
+        if len(line) > MAX_REQUEST:
+            raise BadRequest(f"The request is {len(line)} characters long; requests name their "
+                             f"buffers and are never over {MAX_REQUEST}.")
         try:
             message = json.loads(line)
         except ValueError:
@@ -142,19 +182,18 @@ def handle(line: str, emit: Emit, logfile: Path | None) -> dict:
             raise BadRequest(f"Unknown command '{request['command']}'.")
         return colorize_request(request, emit)
     except Exception as exc:
-        output = request.get("output")
-        if isinstance(output, str) and os.path.isfile(output):
-            os.unlink(output)  # never leave a half-written result behind
+        # Only _write_private removes a file, and only one it created itself.
+        request_id = _short(request.get("id"))
         if isinstance(exc, ColorizeError):
-            log.info("request %s failed: %s", request.get("id"), exc)
-            return {"id": request.get("id"), "ok": False, "error": exc.kind, "message": str(exc)}
+            log.info("request %s failed: %s", request_id, _short(str(exc), 300))
+            return {"id": request_id, "ok": False, "error": exc.kind, "message": str(exc)}
         if is_out_of_memory(exc):  # numpy, OpenCV or ONNX Runtime, each in its own words
-            log.info("request %s ran out of memory", request.get("id"), exc_info=True)
-            return {"id": request.get("id"), "ok": False, "error": OutOfMemory.kind,
+            log.info("request %s ran out of memory", request_id, exc_info=True)
+            return {"id": request_id, "ok": False, "error": OutOfMemory.kind,
                     "message": str(OutOfMemory())}
-        log.exception("request %s crashed", request.get("id"))
+        log.exception("request %s crashed", request_id)
         where = f" Details are in {logfile}." if logfile else ""
-        return {"id": request.get("id"), "ok": False, "error": "internal",
+        return {"id": request_id, "ok": False, "error": "internal",
                 "message": f"The colorization engine failed unexpectedly "
                            f"({type(exc).__name__}).{where}"}
 
