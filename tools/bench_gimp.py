@@ -83,8 +83,10 @@ def _photo(path: Path, megapixels: float) -> tuple[int, int]:
     return width, height
 
 
-def measure(model_id: str, folder: str, megapixels: float, runs: int) -> dict:
-    """Median seconds of the GIMP procedure call and of the CLI, `runs` after a warm-up."""
+def measure(model_id: str, folder: str, megapixels: float, runs: int, hints: bool = False
+            ) -> dict:
+    """Median seconds of the GIMP procedure call and of the CLI, `runs` after a warm-up; with
+    `hints`, both with a hints layer (30 painted dots, bench_pipeline's)."""
     if sys.platform != "linux" or os.geteuid() != 0:
         raise RuntimeError("the GIMP row needs Linux and root (chroot, mount)")
     with rootfs.mounted(_ready_root()) as path:
@@ -98,6 +100,17 @@ def measure(model_id: str, folder: str, megapixels: float, runs: int) -> dict:
         width, height = _photo(root.path(WORK) / "photo.png", megapixels)
         settings = {"photo": WORK + "/photo.png", "model": model_id, "runs": runs,
                     "out": WORK + "/gimp.json"}
+        cli_hints: list[str] = []
+        if hints:
+            from PIL import Image
+
+            import bench_pipeline
+
+            layer = bench_pipeline._hints(np.zeros((height, width, 4), np.uint8))
+            (root.path(WORK) / "hints.raw").write_bytes(layer.tobytes())
+            Image.fromarray(layer, "RGBA").save(root.path(WORK) / "hints.png")
+            settings["hints"] = WORK + "/hints.raw"
+            cli_hints = ["--hints", WORK + "/hints.png"]
         root.path(WORK + "/settings.json").write_text(json.dumps(settings))
         script = (Path(__file__).resolve().parent / "bench_gimp_batch.py").read_bytes()
         batch = root.run(["gimp-console-3.0", "-i", "-n", "--batch-interpreter=python-fu-eval",
@@ -112,12 +125,12 @@ def measure(model_id: str, folder: str, megapixels: float, runs: int) -> dict:
         for _ in range(runs + 1):
             start = time.perf_counter()
             done = root.run([CLI, WORK + "/photo.png", "-m", model_id, "-o", WORK + "/cli",
-                             "--overwrite"])
+                             "--overwrite", *cli_hints])
             cli.append(time.perf_counter() - start)
             if done.returncode:
                 raise RuntimeError("the CLI failed: " + done.stderr.decode().strip()[-300:])
         shutil.rmtree(root.path(WORK), ignore_errors=True)
-    return {"model": model_id, "width": width, "height": height,
+    return {"model": model_id, "width": width, "height": height, "hints": hints,
             "megapixels": width * height / 1e6, "runs": runs,
             "gimp_version": gimp["gimp_version"], "gimp_all": gimp["times"], "cli_all": cli,
             "gimp_s": statistics.median(gimp["times"][1:]), "cli_s": statistics.median(cli[1:]),

@@ -13,7 +13,7 @@ out/contact_sheet.png (grey input | each model | ground truth).
 
 runs the colour-hint protocol instead (hint_eval.py): PSNR and SSIM against the number of
 simulated hints, with Levin et al. (2004) as the reference row; writes out/HINTS.md,
-out/hints_evaluation.json, out/images/hints_psnr.png and out/images/hints_contact_sheet.png.
+out/hints_evaluation.json, out/images/hints_psnr.png and out/images/hints_contact_sheet.jpg.
 """
 
 from __future__ import annotations
@@ -131,6 +131,8 @@ def markdown(summary: dict, title: str) -> str:
     grey = summary["models"][GREY]["psnr"]
     lines = [
         f"# {title}", "",
+        "*Colour hints (PSNR against the number of hints, with Levin et al. 2004 as the "
+        "reference): [HINTS.md](HINTS.md).*", "",
         f"{summary['images']} photos, centre square at {summary['size']}x{summary['size']}, "
         "colorized from their L alone. PSNR on 8-bit sRGB per image, averaged; SSIM from "
         "scikit-image; colourfulness (Hasler and Suesstrunk) as the mean over images, and "
@@ -240,7 +242,7 @@ def evaluate_hints(args: argparse.Namespace) -> int:
     hint_eval.plot(summary, args.out / "images" / "hints_psnr.png")
     names = [n for n in summary["models"] if not n.startswith("grey")]
     hint_eval.contact_sheet(photos, shown, names, grey_output).save(
-        args.out / "images" / "hints_contact_sheet.png", optimize=True)
+        args.out / "images" / "hints_contact_sheet.jpg", quality=85)
     print(text)
     return 0
 
