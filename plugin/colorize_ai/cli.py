@@ -296,6 +296,7 @@ def _colorize_one(job: Job, models: list[Model], args: argparse.Namespace, bar: 
         pixels = colorize(photo.pixels, model, hints=hints if hints is not False else None,
                           **_values(args, PIPELINE))
         result, notes = fit_to_format(Photo(pixels, photo.exif, photo.icc), target.suffix)
+        del pixels  # `result` holds them, and the writer lets them go
         if model is models[-1]:
             photo = None  # the input's pixels are not needed to write: free them first
         for note in (n for n in notes if n not in said):
@@ -303,7 +304,7 @@ def _colorize_one(job: Job, models: list[Model], args: argparse.Namespace, bar: 
             bar.say(f"warning: {job.source}: {note}", error=True)
         try:
             _make_folder(target.parent)
-            write_photo(target, result, overwrite=args.overwrite)
+            write_photo(target, result, overwrite=args.overwrite, consume=True)
         except FileExistsError:
             bar.say(f"skipped: {target} exists (use --overwrite to replace it)")
             continue

@@ -308,8 +308,10 @@ def fit_to_format(photo: Photo, suffix: str) -> tuple[Photo, list[str]]:
     return photo, notes
 
 
-def _save(f: BinaryIO, tmp: str, photo: Photo, suffix: str) -> None:
-    """Write `photo` to the open file `f` (at path `tmp`) in the format its suffix names."""
+def _save(f: BinaryIO, tmp: str, photo: Photo, suffix: str, consume: bool = False) -> None:
+    """Write `photo` to the open file `f` (at path `tmp`) in the format its suffix names.
+    consume: the caller needs the pixels no more; Pillow's encoders (JPEG, WebP) get them as
+    Pillow's own copy, and ours is let go before they make theirs."""
     pixels = photo.pixels
     suffix = suffix.lower()
     if pixels.dtype == np.float32:
@@ -321,6 +323,8 @@ def _save(f: BinaryIO, tmp: str, photo: Photo, suffix: str) -> None:
     if pixels.dtype == np.uint16:  # JPEG and WebP hold 8 bits
         pixels = _convert(pixels, np.uint8, lambda band: band / np.float32(257))
     im = Image.fromarray(pixels)
+    if consume:  # libwebp alone makes an ARGB and a YUV copy: 100 MP went 320 MB over
+        photo.pixels = pixels = None
     if suffix in (".jpg", ".jpeg") and im.mode == "RGBA":
         im = im.convert("RGB")  # JPEG has no alpha
     options: dict = {}
@@ -335,10 +339,11 @@ def _save(f: BinaryIO, tmp: str, photo: Photo, suffix: str) -> None:
     im.save(f, format=fmt, **options)
 
 
-def write_photo(path: str | os.PathLike, photo: Photo, overwrite: bool = False) -> None:
+def write_photo(path: str | os.PathLike, photo: Photo, overwrite: bool = False,
+                consume: bool = False) -> None:
     """Write atomically: a temporary file beside the target, then a rename. Without
     `overwrite` an existing file is never replaced (FileExistsError). OutputError when the
-    folder cannot be written."""
+    folder cannot be written. consume: `photo.pixels` may be let go while writing."""
     path = Path(path)
     try:
         # Ends in the format's suffix: OpenCV picks its writer by the name.
@@ -349,7 +354,7 @@ def write_photo(path: str | os.PathLike, photo: Photo, overwrite: bool = False) 
                           f"({exc.strerror})") from None
     try:
         with os.fdopen(fd, "wb") as f:
-            _save(f, tmp, photo, path.suffix)
+            _save(f, tmp, photo, path.suffix, consume)
         os.chmod(tmp, 0o644)  # mkstemp makes it private; a photo is an ordinary file
         if overwrite:
             os.replace(tmp, path)
