@@ -273,7 +273,7 @@ def _output_path(job: Job, out_dir: Path | None, model_id: str, fmt: str) -> Pat
 
 def _colorize_one(job: Job, models: list[Model], args: argparse.Namespace, bar: Bar) -> bool:
     photo: Photo | None = None
-    hints: np.ndarray | None | bool = None  # False: read, and there are none
+    hints: np.ndarray | None = None
     ok = True
     said: set[str] = set()  # format notes, once per input
     for model in models:
@@ -290,11 +290,9 @@ def _colorize_one(job: Job, models: list[Model], args: argparse.Namespace, bar: 
             photo = read_photo(job.source, args.max_megapixels)
             for note in photo.notes:
                 bar.say(f"warning: {job.source}: {note}", error=True)
-        if hints is None:
             hints = _read_hints(job.source, args, bar)
         start = time.perf_counter()
-        pixels = colorize(photo.pixels, model, hints=hints if hints is not False else None,
-                          **_values(args, PIPELINE))
+        pixels = colorize(photo.pixels, model, hints=hints, **_values(args, PIPELINE))
         result, notes = fit_to_format(Photo(pixels, photo.exif, photo.icc), target.suffix)
         del pixels  # `result` holds them, and the writer lets them go
         if model is models[-1]:
@@ -326,14 +324,14 @@ def _hints_file(source: Path, args: argparse.Namespace) -> Path | None:
                  if (args.hints_dir / f"{source.stem}{s}").is_file()), None)
 
 
-def _read_hints(source: Path, args: argparse.Namespace, bar: Bar) -> np.ndarray | bool:
-    """The hints image for `source` (--hints, or its namesake in --hints-dir); False when it
+def _read_hints(source: Path, args: argparse.Namespace, bar: Bar) -> np.ndarray | None:
+    """The hints image for `source` (--hints, or its namesake in --hints-dir); None when it
     has none."""
     path = _hints_file(source, args)
     if path is None:
         if args.hints_dir is not None:
             bar.say(f"note: no hints for {source} in {args.hints_dir}; colorizing without")
-        return False
+        return None
     try:
         return read_photo(path, args.max_megapixels).pixels
     except BadInput as exc:

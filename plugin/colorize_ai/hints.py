@@ -17,10 +17,8 @@ import numpy as np
 
 from .errors import BadInput
 from .families import HintCells
-from .lab import rgb_to_lab
+from .lab import FULL_SCALE, rgb_to_lab, to_float
 
-FULL_SCALE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0,
-              np.dtype(np.float32): 1.0}
 # A cell is hinted with at least half a pixel's worth of fully opaque paint in it: the faint
 # fringe of a soft brush still counts, stray almost-transparent pixels do not.
 MIN_WEIGHT = 0.5
@@ -53,8 +51,7 @@ def check_hints(hints: np.ndarray, height: int, width: int) -> None:
 
 def _weighted_ab(pixels: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
     """N x C hint pixels -> (alpha, alpha-weighted ab N x 2), float64."""
-    values = pixels.astype(np.float32) * np.float32(1.0 / scale)
-    np.clip(values, 0.0, 1.0, out=values)
+    values = to_float(pixels, scale)
     alpha = values[:, -1].astype(np.float64)
     rgb = values[:, :3] if values.shape[1] == 4 else np.repeat(values[:, :1], 3, axis=1)
     ab = rgb_to_lab(rgb.reshape(-1, 1, 3)).reshape(-1, 3)[:, 1:]

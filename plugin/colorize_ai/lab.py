@@ -14,9 +14,21 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
+# The value of full intensity for each pixel type we read.
+FULL_SCALE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0,
+              np.dtype(np.float32): 1.0}
 _Y_ROW = (0.212671, 0.715160, 0.072169)  # sRGB -> Y for D65, as OpenCV uses it
 _EPSILON = (6 / 29) ** 3
 _KAPPA = 24389 / 27
+
+
+def to_float(pixels: np.ndarray, scale: float) -> np.ndarray:
+    """Pixels divided by their full scale, as float32 in [0, 1] (float photos may hold HDR or
+    negative values: clipped)."""
+    out = pixels.astype(np.float32)
+    if scale != 1.0:
+        out *= np.float32(1.0 / scale)
+    return np.clip(out, 0.0, 1.0, out=out)
 
 
 def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:

@@ -15,8 +15,8 @@ import cv2
 import numpy as np
 
 from .errors import BadInput, BadRequest
-from .hints import FULL_SCALE, check_hints, hint_cells, spread_hints
-from .lab import grey_to_l, lab_to_rgb, rgb_to_lab, srgb_lightness
+from .hints import check_hints, hint_cells, spread_hints
+from .lab import FULL_SCALE, grey_to_l, lab_to_rgb, rgb_to_lab, srgb_lightness, to_float
 from .model import Model
 from .options import BY_NAME
 
@@ -29,13 +29,6 @@ BAND_PIXELS = 1 << 20  # pixels per band of rows: bounds the float32 temporaries
 COMPOSE_THREADS = 2  # bands composed at once (each holds its temporaries)
 
 Progress = Callable[[float, str], None]
-
-
-def _to_float(pixels: np.ndarray, scale: float) -> np.ndarray:
-    out = pixels.astype(np.float32)
-    if scale != 1.0:
-        out *= np.float32(1.0 / scale)
-    return np.clip(out, 0.0, 1.0, out=out)  # float photos may hold HDR or negative values
 
 
 def _from_float(rgb: np.ndarray, dtype: np.dtype, scale: float) -> np.ndarray:
@@ -56,10 +49,10 @@ def _l_plane(pixels: np.ndarray, colour: bool, scale: float) -> np.ndarray:
     """L (float32, [0, 100]) of grey, grey+alpha, RGB or RGBA pixels, through OpenCV's Lab as
     the reference pipelines compute the models' input."""
     if pixels.ndim == 2:
-        return grey_to_l(_to_float(pixels, scale))
+        return grey_to_l(to_float(pixels, scale))
     if colour:
-        return rgb_to_lab(_to_float(pixels[..., :3], scale))[..., 0]
-    return grey_to_l(_to_float(pixels[..., 0], scale))
+        return rgb_to_lab(to_float(pixels[..., :3], scale))[..., 0]
+    return grey_to_l(to_float(pixels[..., 0], scale))
 
 
 def _shrink_linear(image: np.ndarray, cols: int, rows: int, scale: float) -> np.ndarray:
@@ -68,7 +61,7 @@ def _shrink_linear(image: np.ndarray, cols: int, rows: int, scale: float) -> np.
     height, width = image.shape[:2]
     band = max(1, BAND_PIXELS // width)
     narrow = np.concatenate([
-        cv2.resize(_to_float(image[y0:y0 + band], scale), (cols, min(band, height - y0)),
+        cv2.resize(to_float(image[y0:y0 + band], scale), (cols, min(band, height - y0)),
                    interpolation=cv2.INTER_LINEAR)
         for y0 in range(0, height, band)])
     return cv2.resize(narrow, (cols, rows), interpolation=cv2.INTER_LINEAR)

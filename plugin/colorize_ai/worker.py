@@ -88,8 +88,7 @@ def _same_folder(request: dict, images: dict) -> None:
     """The output and every buffer must sit in the input's folder: the client's private
     request folder, so a request cannot read or write elsewhere."""
     folder = os.path.dirname(os.path.realpath(_field(request, "input", str)))
-    paths = [_field(request, "output", str)] + [
-        b.get("input") for b in images.values() if isinstance(b, dict)]
+    paths = [_field(request, "output", str)] + [b.get("input") for b in images.values()]
     for path in paths:
         if not isinstance(path, str) or os.path.dirname(os.path.realpath(path)) != folder:
             raise BadRequest(f"The request's files must be in its input's folder {folder}.")
@@ -112,13 +111,12 @@ def colorize_request(request: dict, emit: Emit) -> dict:
         raise BadRequest("The request's 'model' must be a model id.")
 
     images = request.get("images") or {}
-    if isinstance(images, dict):
-        _same_folder(request, images)
-    pixels = _read_pixels(request)
     if not isinstance(images, dict) or any(
             name not in BY_NAME or BY_NAME[name].kind != IMAGE or not isinstance(buffer, dict)
             for name, buffer in images.items()):
         raise BadRequest("The request's 'images' must map image options to buffers.")
+    _same_folder(request, images)
+    pixels = _read_pixels(request)
     for name, buffer in images.items():
         pipeline[name] = _read_pixels(buffer, f"{name} image")
     t = time.perf_counter()
