@@ -108,3 +108,73 @@ def test_png_writer_round_trips_every_layout(tmp_path, monkeypatch, dtype, chann
     elif channels == 2:  # OpenCV reads grey+alpha as BGRA
         back = back[..., [0, 3]]
     assert back.dtype == dtype and np.array_equal(back, pixels)
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3, 4])
+def test_webp_keeps_colours_alpha_exif_and_icc(tmp_path, channels):
+    from PIL import ImageCms
+
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    exif = _exif(1)
+    rng = np.random.default_rng(channels)
+    shape = (48, 64) if channels == 1 else (48, 64, channels)
+    pixels = np.full(shape, 90, np.uint8)
+    if channels >= 3:
+        pixels[..., 0] = 220  # red: a swapped red and blue would show
+    if channels in (2, 4):
+        pixels[..., -1] = rng.integers(0, 256, (48, 64), dtype=np.uint8) // 64 * 64
+    kept = pixels.copy()
+    write_photo(tmp_path / "x.webp", Photo(pixels, exif, icc))
+    assert np.array_equal(pixels, kept)  # the caller's pixels are given back as they were
+    with Image.open(tmp_path / "x.webp") as im:
+        back = np.asarray(im.convert("RGBA"))
+        assert im.info.get("icc_profile") == icc
+        assert im.getexif().get(0x0112) == 1
+    grey = pixels if channels <= 2 else pixels[..., :3]
+    if channels in (1, 2):
+        grey = pixels[..., 0] if channels == 2 else pixels
+        assert abs(int(back[..., :3].mean()) - int(grey.mean())) <= 2
+    else:
+        assert np.abs(back[..., :3].astype(int) - grey).mean() < 3
+    if channels in (2, 4):
+        assert np.abs(back[..., 3].astype(int) - pixels[..., -1]).max() <= 2
+
+
+def test_webp_without_metadata_is_the_encoders_own_file(tmp_path):
+    write_photo(tmp_path / "x.webp", Photo(np.zeros((16, 16, 3), np.uint8)))
+    head = (tmp_path / "x.webp").read_bytes()
+    assert head[:4] == b"RIFF" and head[8:16] == b"WEBPVP8 "
+
+
+def test_webp_refuses_sides_over_its_limit():
+    from colorize_ai.webpfile import write_webp
+
+    with pytest.raises(BadInput, match="at most 16383 pixels a side"):
+        write_webp(None, np.zeros((2, 16400), np.uint8), 95, None, None)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_webp_writer_adds_less_than_a_copy_of_the_photo(tmp_path):
+    """Pillow's WebP writer held its own copy of the pixels and libwebp an ARGB one (4 bytes a
+    pixel) beside the YUV planes; the encoder we call makes only the YUV planes."""
+    script = f"""
+import sys, json
+sys.path.insert(0, {str(REPO / "plugin")!r})
+import numpy as np
+from colorize_ai.imagefile import Photo, write_photo
+def peak(field="VmHWM"):
+    with open("/proc/self/status") as f:
+        return int(next(x for x in f if x.startswith(field)).split()[1]) / 1024
+from skimage import data
+import cv2
+pixels = cv2.resize(data.astronaut(), (4000, 4000))
+with open("/proc/self/clear_refs", "w") as f:
+    f.write("5")  # the peak so far is forgotten
+before = peak("VmRSS")
+write_photo({str(tmp_path / "big.webp")!r}, Photo(pixels))
+print(json.dumps({{"before": before, "peak": peak()}}))
+"""
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True)
+    figures = json.loads(run.stdout)
+    assert figures["peak"] - figures["before"] < 48, figures  # the photo is 48 MB (Pillow: 159)

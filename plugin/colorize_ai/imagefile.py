@@ -322,8 +322,12 @@ def _save(f: BinaryIO, tmp: str, photo: Photo, suffix: str, consume: bool = Fals
         return _write_tiff16(f, tmp, pixels)
     if pixels.dtype == np.uint16:  # JPEG and WebP hold 8 bits
         pixels = _convert(pixels, np.uint8, lambda band: band / np.float32(257))
+    if suffix == ".webp":
+        from .webpfile import write_webp  # it uses this module's helpers
+
+        return write_webp(f, pixels, JPEG_QUALITY, photo.exif, photo.icc)
     im = Image.fromarray(pixels)
-    if consume:  # libwebp alone makes an ARGB and a YUV copy: 100 MP went 320 MB over
+    if consume:  # Pillow has its own copy now: ours can go before the encoder's buffers
         photo.pixels = pixels = None
     if suffix in (".jpg", ".jpeg") and im.mode == "RGBA":
         im = im.convert("RGB")  # JPEG has no alpha
@@ -332,10 +336,9 @@ def _save(f: BinaryIO, tmp: str, photo: Photo, suffix: str, consume: bool = Fals
         options["exif"] = photo.exif
     if photo.icc:
         options["icc_profile"] = photo.icc
-    if suffix in (".jpg", ".jpeg", ".webp"):
+    if suffix in (".jpg", ".jpeg"):
         options["quality"] = JPEG_QUALITY
-    fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF",
-           ".webp": "WEBP"}[suffix]
+    fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF"}[suffix]
     im.save(f, format=fmt, **options)
 
 
