@@ -107,6 +107,35 @@ def test_hint_model_gets_the_cells_as_input(tmp_path, monkeypatch):
     assert np.abs(unhinted[12:20, 12:36, 1] - out[12:20, 12:36, 1]).mean() > 20
 
 
+def test_hint_model_may_ask_for_the_spread_hints_as_an_input(tmp_path):
+    """A model whose manifest names a spread input gets the hints spread over grey along the
+    photo's edges there (zeros without hints)."""
+    add_hint_model(tmp_path, "tiny-spread-in", spread_input=True)
+    model = load_model("tiny-spread-in", device="cpu", folders=[tmp_path])
+    assert model.family.input_names[-1] == "ab_spread"
+    photo = _grey()
+    hints = np.zeros((64, 96, 4), np.uint8)
+    rose = (170, 110, 100)
+    hints[8:16, 8:16] = (*rose, 255)
+    out = _lab(colorize(photo, model, hints=hints))
+    assert out[20:28, 20:28, 1].mean() > 0.5 * _ab(rose)[0]  # spread beyond the painted cells
+    assert np.abs(_lab(colorize(photo, model))[..., 1:]).max() < 1  # nothing to spread: grey
+
+
+@pytest.mark.parametrize("spread_after", [False, True])
+def test_hint_model_output_is_spread_over_only_when_its_manifest_says(tmp_path, spread_after):
+    """Published hint models run as they are; ours may have the hints kept and spread over
+    its prediction, as the automatic models do."""
+    add_hint_model(tmp_path, spread_after=spread_after)
+    model = load_model("tiny-hints", device="cpu", folders=[tmp_path])
+    photo = np.full((64, 96), 120, np.uint8)  # flat: the spread crosses no edge
+    hints = np.zeros((64, 96, 4), np.uint8)
+    hints[8:16, 8:16] = (100, 120, 160, 255)
+    near = _lab(colorize(photo, model, hints=hints))[16:24, 16:24, 2].mean()
+    plain = _lab(colorize(photo, model))[16:24, 16:24, 2].mean()
+    assert (near < plain - 5) == spread_after  # bluer next to the hint only when spread
+
+
 def test_automatic_models_take_hints_through_the_spread(model_dir):
     model = load_model("tiny", device="cpu")
     photo = _grey()

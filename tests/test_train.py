@@ -147,6 +147,48 @@ def test_train_resume_export_and_onnx_matches_torch(tiny_data, arch):
 
 
 @pytest.mark.slow
+def test_hint_model_with_spread_input_trains_from_one_without_and_runs_in_the_engine(tiny_data):
+    from colorize_ai.model import load_model
+    from colorize_ai.pipeline import colorize
+
+    root = tiny_data
+    assert train.main(run_args(root, "hints", 2)) == 0
+    args = run_args(root, "hints", 2, "--spread-input", "--init",
+                    str(root / "runs" / "tiny-hints" / "last.pt"))
+    args[args.index("--id") + 1] = "tiny-hints-spread"
+    assert train.main(args) == 0
+    ckpt = torch.load(root / "runs" / "tiny-hints-spread" / "last.pt", weights_only=False)
+    assert ckpt["model"]["full.0.weight"].shape[1] == 6  # L, hint ab, mask, spread ab
+    models = root / "models"
+    assert train.main(["export", "--id", "tiny-hints-spread", "--runs", str(root / "runs"),
+                       "--out", str(models), "--name", "Tiny", "--description", "test"]) == 0
+    entry = json.loads((models / "manifest.json").read_text())["models"][0]
+    assert entry["input"]["spread_name"] == "ab_spread"
+    assert entry["output"]["spread_hints"] and entry["default_hints"]
+
+    net = train.build("hints", 8, spread_input=True)
+    net.load_state_dict(ckpt["model"])
+    module = train.export_module("hints", net)
+    rng = np.random.default_rng(4)
+    feeds = {"L": rng.uniform(-1, 1, (1, 1, 40, 72)), "ab_hint": rng.uniform(-1, 1, (1, 2, 40, 72)),
+             "mask": rng.integers(0, 2, (1, 1, 40, 72)),
+             "ab_spread": rng.uniform(-1, 1, (1, 2, 40, 72))}
+    feeds = {k: v.astype(np.float32) for k, v in feeds.items()}
+    session = ort.InferenceSession(str(models / entry["file"]),
+                                   providers=["CPUExecutionProvider"])
+    (got,) = session.run(["ab"], feeds)
+    with torch.no_grad():
+        want = module(*(torch.from_numpy(v) for v in feeds.values())).numpy()
+    np.testing.assert_allclose(got, want, atol=1e-3 * max(1.0, np.abs(want).max()))
+
+    model = load_model("tiny-hints-spread", device="cpu", folders=[models])
+    hints = np.zeros((48, 64, 4), np.uint8)
+    hints[10:20, 10:20] = (200, 40, 40, 255)
+    out = colorize(np.full((48, 64), 128, np.uint8), model, hints=hints)
+    assert out[12:18, 12:18, 0].mean() > out[12:18, 12:18, 2].mean() + 40  # the hint is kept
+
+
+@pytest.mark.slow
 def test_baseline_learns_a_colour(tmp_path):
     """A few dozen steps on one flat-coloured picture: the loss must fall."""
     import cv2
@@ -190,3 +232,40 @@ def test_validation_shrink_is_the_least_squares_factor():
     assert train.validation_shrink(Scaled(1.6), val) == pytest.approx(1 / 1.6, rel=1e-4)
     assert train.validation_shrink(Scaled(0.8), val) == 1.0  # never bolder than trained
     assert train.validation_shrink(Scaled(5.0), val) == 0.5
+
+
+def test_prior_hint_net_starts_as_its_frozen_automatic_model():
+    net = train.build("hints", 8, spread_input=True, prior=True)
+    net.prior_scale.fill_(100.0 / train.HINT_AB_DIVISOR)
+    x = torch.rand(2, 6, 32, 48) * 2 - 1
+    with torch.no_grad():
+        want = net.prior(x[:, :1]) * 100.0 / train.HINT_AB_DIVISOR
+        assert torch.allclose(net(x), want, atol=1e-6)
+    assert not any(p.requires_grad for p in net.prior.parameters())
+    assert any(p.requires_grad for p in net.net.parameters())
+
+
+def test_gradient_through_the_engines_spread_matches_differences():
+    from hint_sim import training_hints
+
+    rng = np.random.default_rng(0)
+    x = torch.zeros(1, 4, 32, 32)
+    x[0, 0] = torch.from_numpy(rng.uniform(-1, 1, (32, 32)).astype(np.float32))
+    ab = (rng.standard_normal((32, 32, 2)) * 20).astype(np.float32)
+    hint_ab, mask = training_hints(ab, np.random.default_rng(5))
+    assert mask.sum() > 0
+    x[0, 1:3] = torch.from_numpy(hint_ab.transpose(2, 0, 1) / train.HINT_AB_DIVISOR)
+    x[0, 3] = torch.from_numpy(mask)
+    torch.manual_seed(0)
+    prediction = torch.randn(1, 2, 32, 32, requires_grad=True)
+    weights, direction = torch.randn(1, 2, 32, 32), torch.randn(1, 2, 32, 32)
+    (train.ThroughSpread.apply(prediction, x) * weights).sum().backward()
+    step = 5.0  # the spread is linear: a large step keeps the solver's own error small
+    ahead = train.ThroughSpread.apply(prediction.detach() + step * direction, x)
+    behind = train.ThroughSpread.apply(prediction.detach() - step * direction, x)
+    numeric = float(((ahead - behind) * weights).sum()) / (2 * step)
+    analytic = float((prediction.grad * direction).sum())
+    assert abs(numeric - analytic) <= 0.1 * abs(numeric)  # the solver stops at 1e-3
+    hinted = torch.from_numpy(mask > 0)
+    assert float(prediction.grad[0, :, hinted].abs().mean()) < 0.01 * float(
+        prediction.grad[0, :, ~hinted].abs().mean())  # painted cells keep the hint colour

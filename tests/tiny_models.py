@@ -104,9 +104,29 @@ def tiny_hint_graph() -> onnx.ModelProto:
     return model
 
 
-def add_hint_model(folder: Path, model_id: str = "tiny-hints", **fields) -> dict:
-    """A siggraph17-family test model that returns its hint input where the mask is set."""
-    return add_model(folder, model_id, tiny_hint_graph(), family="siggraph17",
-                     input={"name": "L", "size": 64, "multiple": 8, "l_offset": 50.0,
-                            "l_divisor": 1.0, "hint_divisor": 1.0, "mask_offset": 0.0},
-                     output={"name": "ab", "ab_scale": 1.0}, **fields)
+def tiny_spread_input_graph() -> onnx.ModelProto:
+    """A siggraph17-family graph with a fourth input, the hints already spread over grey,
+    which it returns as its ab: what the engine fed there is then its output."""
+    inputs = [helper.make_tensor_value_info(name, TensorProto.FLOAT, [1, channels, "H", "W"])
+              for name, channels in (("L", 1), ("ab_hint", 2), ("mask", 1), ("ab_spread", 2))]
+    graph = helper.make_graph([helper.make_node("Identity", ["ab_spread"], ["ab"])],
+                              "tiny-spread-input", inputs, [helper.make_tensor_value_info(
+                                  "ab", TensorProto.FLOAT, [1, 2, "H", "W"])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model
+
+
+def add_hint_model(folder: Path, model_id: str = "tiny-hints", spread_input: bool = False,
+                   spread_after: bool = False, **fields) -> dict:
+    """A siggraph17-family test model that returns its hint input where the mask is set (or
+    with spread_input, the spread hints it is given)."""
+    inputs = {"name": "L", "size": 64, "multiple": 8, "l_offset": 50.0, "l_divisor": 1.0,
+              "hint_divisor": 1.0, "mask_offset": 0.0}
+    if spread_input:
+        inputs["spread_name"] = "ab_spread"
+    return add_model(folder, model_id, tiny_spread_input_graph() if spread_input
+                     else tiny_hint_graph(), family="siggraph17", input=inputs,
+                     output={"name": "ab", "ab_scale": 1.0, "spread_hints": spread_after},
+                     **fields)

@@ -116,10 +116,10 @@ class HintNet(nn.Module):
     2017 network's shape, narrower), ab / 110 regressed at half the input size and enlarged
     bilinearly in the graph: colour needs no more, and the photo's own L keeps the detail."""
 
-    def __init__(self, width: int = 32) -> None:
+    def __init__(self, width: int = 32, inputs: int = 4) -> None:
         super().__init__()
         w = width
-        self.full = _convs(4, w, count=1)
+        self.full = _convs(inputs, w, count=1)
         self.down2 = _convs(w, 2 * w, stride=2)
         self.down3 = _convs(2 * w, 4 * w, stride=2)
         self.down4 = _convs(4 * w, 6 * w, stride=2)
@@ -140,20 +140,39 @@ class HintNet(nn.Module):
         return up(self.out(u2), scale_factor=2.0, mode="bilinear", align_corners=False)
 
 
+class PriorHintNet(nn.Module):
+    """A hint U-Net that corrects an automatic model's prediction: the frozen baseline network
+    (its ab / 110 an input of the U-Net too) plus the U-Net's output, which starts at zero, so
+    training starts from the automatic model and learns where the hints change it."""
+
+    def __init__(self, width: int, inputs: int, prior_scale: float = AB_SCALE) -> None:
+        super().__init__()
+        self.prior = baseline_net().requires_grad_(False)
+        self.register_buffer("prior_scale", torch.tensor(prior_scale / HINT_AB_DIVISOR))
+        self.net = HintNet(width, inputs + 2)
+        nn.init.zeros_(self.net.out.weight)
+        nn.init.zeros_(self.net.out.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        prior = self.prior(x[:, :1]) * self.prior_scale
+        return prior + self.net(torch.cat([x, prior], dim=1))
+
+
 class HintInputs(nn.Module):
-    """The exported graph: inputs L, ab_hint and mask as the engine's siggraph17 family feeds
-    them (normalised by the manifest's values), concatenated for the U-Net."""
+    """The exported graph: inputs L, ab_hint and mask (and with --spread-input ab_spread) as
+    the engine's siggraph17 family feeds them (normalised by the manifest's values),
+    concatenated for the U-Net."""
 
     def __init__(self, net: nn.Module) -> None:
         super().__init__()
         self.net = net
 
-    def forward(self, lightness: torch.Tensor, ab_hint: torch.Tensor, mask: torch.Tensor
-                ) -> torch.Tensor:
-        return self.net(torch.cat([lightness, ab_hint, mask], dim=1))
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        return self.net(torch.cat(inputs, dim=1))
 
 
-def build(arch: str, width: int = 32) -> nn.Module:
+def build(arch: str, width: int = 32, spread_input: bool = False, prior: bool = False
+          ) -> nn.Module:
     if arch == "baseline":
         net = baseline_net()
         count = sum(p.numel() for p in net.parameters())
@@ -163,7 +182,8 @@ def build(arch: str, width: int = 32) -> nn.Module:
     if arch == "classes":
         return classes_net(width)
     if arch == "hints":
-        return HintNet(width)
+        inputs = 6 if spread_input else 4
+        return PriorHintNet(width, inputs) if prior else HintNet(width, inputs)
     raise TrainingError(f"Unknown architecture {arch!r}: use baseline, classes or hints.")
 
 
@@ -274,8 +294,10 @@ def train(args: argparse.Namespace) -> Path:
     ckpt_path = run_dir / "last.pt"
     pictures = load_split(Path(args.data), "train")
     val = [_centre(p, args.val_size) for p in load_split(Path(args.data), "val")]
-    model = build(args.arch, args.width)
-    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    model = build(args.arch, args.width, args.spread_input, bool(args.prior))
+    if args.prior:  # the automatic model's weights and ab scale (its manifest's, shrink kept)
+        start_prior(model, Path(args.prior), args.prior_scale)
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=args.lr)
     state = {"step": 0, "seconds": 0.0, "log": []}
     extra: dict[str, torch.Tensor] = {}
     if args.arch == "classes":
@@ -286,7 +308,14 @@ def train(args: argparse.Namespace) -> Path:
                  "prior": torch.from_numpy(prior.astype(np.float32))}
     if args.init and not (args.resume and ckpt_path.exists()):
         start = torch.load(args.init, weights_only=False)
-        model.load_state_dict(start["model"])  # weights only: a fresh optimizer and schedule
+        if isinstance(model, PriorHintNet) and not any(k.startswith("prior.")
+                                                       for k in start["model"]):
+            # A plain hint net's features start the correcting U-Net; its output stays zero.
+            weights = widened({f"net.{k}": v for k, v in start["model"].items()
+                               if not k.startswith("out.")}, model)
+            model.load_state_dict({**model.state_dict(), **weights})
+        else:
+            model.load_state_dict(widened(start["model"], model))  # a fresh optimizer
         state["init"] = {"from": str(args.init), "steps": start["state"]["step"],
                          "seconds": round(start["state"]["seconds"], 1),
                          "pictures": start["state"].get("pictures")}
@@ -312,8 +341,8 @@ def train(args: argparse.Namespace) -> Path:
                  for _ in range(args.batch)]
         x, ab = batch_tensors(crops)
         if args.arch == "hints":
-            x = with_hints(x, ab, rng)
-        loss = _loss(model, args.arch, x, ab, extra)
+            x = with_hints(x, ab, rng, args.spread_input)
+        loss = _loss(model, args.arch, x, ab, extra, args.through_spread)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -324,7 +353,8 @@ def train(args: argparse.Namespace) -> Path:
                   f"{state['seconds'] / 60:.1f} min", flush=True)
         done = state["seconds"] >= budget or state["step"] == args.steps
         if done or time.monotonic() - last_save > CHECKPOINT_SECONDS:
-            val_loss = _validate(model, args.arch, val, extra)
+            val_loss = _validate(model, args.arch, val, extra, args.spread_input,
+                                 args.through_spread)
             state["log"].append({"step": state["step"], "seconds": round(state["seconds"], 1),
                                  "train_loss": round(loss.item(), 5),
                                  "val_loss": round(val_loss, 5)})
@@ -337,6 +367,26 @@ def train(args: argparse.Namespace) -> Path:
     if state["step"] and not ckpt_path.exists():
         _save(ckpt_path, model, opt, state, extra, args)
     return ckpt_path
+
+
+def start_prior(model: PriorHintNet, checkpoint: Path, scale: float) -> None:
+    """The frozen prior of a PriorHintNet: a baseline run's weights, its output times scale."""
+    weights = torch.load(checkpoint, weights_only=False)["model"]
+    model.prior.load_state_dict(weights)
+    model.prior_scale.fill_(scale / HINT_AB_DIVISOR)
+
+
+def widened(weights: dict[str, torch.Tensor], model: nn.Module) -> dict[str, torch.Tensor]:
+    """`weights` for `model`, a first convolution with fewer input channels padded with zeros:
+    a hint model starts from one trained without the spread input and behaves like it."""
+    own = model.state_dict()
+    out = dict(weights)
+    for name, value in weights.items():
+        if name in own and value.ndim == 4 and own[name].shape[1] > value.shape[1]:
+            pad = own[name].shape[1] - value.shape[1]
+            out[name] = torch.cat([value, value.new_zeros(value.shape[0], pad,
+                                                          *value.shape[2:])], dim=1)
+    return out
 
 
 def learning_rate(args: argparse.Namespace, progress: float) -> float:
@@ -357,20 +407,65 @@ def _centre(rgb: np.ndarray, size: int) -> np.ndarray:
     return img[top : top + size, left : left + size]
 
 
-def with_hints(x: torch.Tensor, ab: torch.Tensor, rng: np.random.Generator
-               ) -> torch.Tensor:
-    """The hint model's 4-channel input: L, simulated hint ab / 110 and their mask."""
+def with_hints(x: torch.Tensor, ab: torch.Tensor, rng: np.random.Generator,
+               spread_input: bool = False) -> torch.Tensor:
+    """The hint model's input: L, simulated hint ab / 110 and their mask, and with
+    spread_input the hints spread over grey by the engine (hints.spread_hints) / 110."""
     from hint_sim import training_hints
 
     hints = [training_hints(a, rng) for a in ab.permute(0, 2, 3, 1).numpy()]
     hint_ab = torch.from_numpy(np.stack([h[0] for h in hints]).transpose(0, 3, 1, 2).copy())
     mask = torch.from_numpy(np.stack([h[1] for h in hints])[:, None].copy())
-    return torch.cat([x, hint_ab / HINT_AB_DIVISOR, mask], dim=1)
+    parts = [x, hint_ab / HINT_AB_DIVISOR, mask]
+    if spread_input:
+        from colorize_ai.families import HintCells
+        from colorize_ai.hints import spread_hints
+
+        lightness = (x[:, 0].numpy() * L_DIVISOR + L_OFFSET).astype(np.float32)
+        spread = [spread_hints(light, np.zeros_like(h[0]), HintCells(h[0], h[1]))
+                  for light, h in zip(lightness, hints)]
+        parts.append(torch.from_numpy(np.stack(spread).transpose(0, 3, 1, 2).copy())
+                     / HINT_AB_DIVISOR)
+    return torch.cat(parts, dim=1)
+
+
+class ThroughSpread(torch.autograd.Function):
+    """The engine's spread of the hints over a hint model's prediction (hints.spread_hints),
+    as the engine runs it after the model, with its gradient: the spread is linear in the
+    prediction, x = A^-1 (hints + SCREEN * prediction) with A symmetric, so the gradient is
+    the same solve with the hints left out, applied to the incoming gradient."""
+
+    @staticmethod
+    def forward(ctx, prediction: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        from colorize_ai.families import HintCells
+        from colorize_ai.hints import spread_hints
+
+        lightness = (x[:, 0].numpy() * L_DIVISOR + L_OFFSET).astype(np.float32)
+        hint_ab = x[:, 1:3].numpy().transpose(0, 2, 3, 1)
+        masks = x[:, 3].numpy()
+        ctx.planes = (lightness, masks)
+        out = [spread_hints(light, p, HintCells(np.ascontiguousarray(h), m))
+               for light, p, h, m in zip(lightness, prediction.detach().numpy()
+                                         .transpose(0, 2, 3, 1), hint_ab, masks)]
+        return torch.from_numpy(np.stack(out).transpose(0, 3, 1, 2).copy())
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        from colorize_ai.families import HintCells
+        from colorize_ai.hints import spread_hints
+
+        lightness, masks = ctx.planes
+        grads = grad.numpy().transpose(0, 2, 3, 1)
+        out = [spread_hints(light, g, HintCells(np.zeros_like(g), m))
+               for light, g, m in zip(lightness, grads, masks)]
+        return torch.from_numpy(np.stack(out).transpose(0, 3, 1, 2).copy()), None
 
 
 def _loss(model: nn.Module, arch: str, x: torch.Tensor, ab: torch.Tensor,
-          extra: dict[str, torch.Tensor]) -> torch.Tensor:
+          extra: dict[str, torch.Tensor], through_spread: bool = False) -> torch.Tensor:
     out = model(x)
+    if through_spread:  # the loss of what the engine shows: the hints spread over out
+        out = ThroughSpread.apply(out, x)
     if arch == "hints":  # SIGGRAPH 2017's Huber loss, here on ab / 110
         return nn.functional.smooth_l1_loss(out, ab / HINT_AB_DIVISOR, beta=1 / HINT_AB_DIVISOR)
     if arch == "baseline":
@@ -379,15 +474,16 @@ def _loss(model: nn.Module, arch: str, x: torch.Tensor, ab: torch.Tensor,
 
 
 def _validate(model: nn.Module, arch: str, val: list[np.ndarray],
-              extra: dict[str, torch.Tensor]) -> float:
+              extra: dict[str, torch.Tensor], spread_input: bool = False,
+              through_spread: bool = False) -> float:
     if not val:
         return float("nan")
     model.eval()
     with torch.no_grad():
         x, ab = batch_tensors(val)
         if arch == "hints":  # the same hints at every validation
-            x = with_hints(x, ab, np.random.default_rng(0))
-        loss = _loss(model, arch, x, ab, extra).item()
+            x = with_hints(x, ab, np.random.default_rng(0), spread_input)
+        loss = _loss(model, arch, x, ab, extra, through_spread).item()
     model.train()
     return loss
 
@@ -414,11 +510,14 @@ def export_module(arch: str, model: nn.Module, bins: np.ndarray | None = None,
     return AnnealedMean(model, bins, temperature).eval()
 
 
-def to_onnx(module: nn.Module, path: Path, size: int = 64) -> None:
-    """Export with input "L" [1,1,H,W] (and for the hint model "ab_hint" [1,2,H,W] and "mask"
-    [1,1,H,W]) and output "ab", H and W dynamic (opset 17)."""
+def to_onnx(module: nn.Module, path: Path, size: int = 64, spread_input: bool = False
+            ) -> None:
+    """Export with input "L" [1,1,H,W] (and for the hint model "ab_hint" [1,2,H,W], "mask"
+    [1,1,H,W] and with spread_input "ab_spread" [1,2,H,W]) and output "ab", H and W dynamic
+    (opset 17)."""
     names = ["L", "ab_hint", "mask"] if isinstance(module, HintInputs) else ["L"]
-    dummies = tuple(torch.zeros(1, {"ab_hint": 2}.get(n, 1), size, size) for n in names)
+    names += ["ab_spread"] if spread_input else []
+    dummies = tuple(torch.zeros(1, 2 if n.startswith("ab") else 1, size, size) for n in names)
     axes = {n: {2: "height", 3: "width"} for n in names}
     torch.onnx.export(module, dummies, str(path), input_names=names, output_names=["ab"],
                       opset_version=17, dynamo=False,
@@ -450,14 +549,15 @@ def export(args: argparse.Namespace) -> Path:
         raise TrainingError(f"No checkpoint at {ckpt_path}: train {run} first.")
     ckpt = torch.load(ckpt_path, weights_only=False)
     targs = ckpt["args"]
-    model = build(targs["arch"], targs["width"])
+    spread_input = bool(targs.get("spread_input"))
+    model = build(targs["arch"], targs["width"], spread_input, bool(targs.get("prior")))
     model.load_state_dict(ckpt["model"])
     bins = ckpt["extra"]["bins"].numpy() if targs["arch"] == "classes" else None
     hints = targs["arch"] == "hints"
     module = export_module(targs["arch"], model, bins, args.temperature)
     Path(args.out).mkdir(parents=True, exist_ok=True)
     tmp = Path(args.out) / f".{args.id}.export.onnx"
-    to_onnx(module, tmp)
+    to_onnx(module, tmp, spread_input=spread_input)
     proto = onnx.load(str(tmp))
     tmp.unlink()
     state = ckpt["state"]
@@ -503,6 +603,8 @@ def export(args: argparse.Namespace) -> Path:
     if hints:  # the siggraph17 family's hint inputs, normalised as in training
         inputs.update(hint_name="ab_hint", mask_name="mask", hint_divisor=HINT_AB_DIVISOR,
                       mask_offset=0.0)
+        if spread_input:
+            inputs["spread_name"] = "ab_spread"
     entry = {
         "id": args.id,
         "name": args.name,
@@ -522,6 +624,9 @@ def export(args: argparse.Namespace) -> Path:
         entry["default"] = True
     if hints:
         entry["default_hints"] = True
+        # The engine keeps the hint colours and spreads them over the prediction, as for the
+        # automatic models (measured better: docs/HINTS.md).
+        entry["output"]["spread_hints"] = True
     return save_model(proto, args.out, entry)
 
 
@@ -545,6 +650,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--prior", default="",
+                        help="hints: correct this baseline checkpoint's prediction (frozen)")
+    parser.add_argument("--prior-scale", type=float, default=AB_SCALE,
+                        help="hints: the prior's ab scale (its manifest's output.ab_scale)")
+    parser.add_argument("--through-spread", action="store_true",
+                        help="hints: the loss is taken after the engine's spread of the hints")
+    parser.add_argument("--spread-input", action="store_true",
+                        help="hints: also feed the hints spread over grey by the engine")
     parser.add_argument("--init", help="start from this checkpoint's weights (a new run)")
     parser.add_argument("--out", default=str(REPO / "models"))
     parser.add_argument("--run", default="", help="export: training run to take (default: --id)")

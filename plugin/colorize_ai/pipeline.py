@@ -98,25 +98,32 @@ def model_input(image: np.ndarray, model: Model, render_size: int = 0,
 def predict(model: Model, small_l: np.ndarray, hints: np.ndarray | None = None,
             timings: dict | None = None) -> np.ndarray:
     """The model's ab for its input L, with the colour hints (the photo's size) taken as input
-    by a family trained on them, or spread over the prediction for the others. timings gets
-    "hints": the time spent on the hints outside the model."""
+    by a family trained on them, and spread over the prediction for the others (and for hint
+    models that ask for it). timings gets "hints": the time spent on the hints outside the
+    model."""
     clock = {} if timings is None else timings
     if hints is None:
         return model.predict_ab(small_l)
     start = time.perf_counter()
+    family = model.family
+    cells = None
     if model.takes_hints:
         cells = hint_cells(hints, *small_l.shape)
+        if cells is not None and family.spread_input:
+            cells.spread = spread_hints(small_l, np.zeros_like(cells.ab), cells)
         clock["hints"] = time.perf_counter() - start
-        return model.predict_ab(small_l, cells)
-    ab = model.predict_ab(small_l)
+    ab = model.predict_ab(small_l, cells)
+    if not family.spread_after:
+        return ab
     start = time.perf_counter()
-    cells = hint_cells(hints, *ab.shape[:2])
+    if cells is None or cells.mask.shape != ab.shape[:2]:
+        cells = hint_cells(hints, *ab.shape[:2])
     if cells is not None:
         if ab.shape[:2] != small_l.shape:
             small_l = cv2.resize(small_l, (ab.shape[1], ab.shape[0]),
                                  interpolation=cv2.INTER_AREA)
         ab = spread_hints(small_l, ab, cells)
-    clock["hints"] = time.perf_counter() - start
+    clock["hints"] = clock.get("hints", 0.0) + time.perf_counter() - start
     return ab
 
 

@@ -15,6 +15,9 @@ class HintCells:
 
     ab: np.ndarray  # rows x cols x 2 float32, ab units
     mask: np.ndarray  # rows x cols float32
+    # The hints already spread over grey along the photo's edges (rows x cols x 2), for a
+    # model that takes that as an input too (Family.spread_input).
+    spread: np.ndarray | None = None
 
 
 class Family:
@@ -30,6 +33,11 @@ class Family:
     # Families trained to take colour hints get them as inputs; for the others the pipeline
     # spreads the hints over the prediction afterwards (hints.py).
     takes_hints: ClassVar[bool] = False
+    # A hint model may also take the hints spread over grey (an input it need not learn to
+    # compute), and may have the pipeline spread the hints over its output, like the others,
+    # so that hint colours are kept exactly where they were painted (manifest values).
+    spread_input: str = ""
+    spread_after: bool = True
     # How the photo is shrunk to the model's input: "area" averages (no aliasing); a family
     # whose reference inference code does something else says so, to reproduce its results.
     downscale: ClassVar[str] = "area"

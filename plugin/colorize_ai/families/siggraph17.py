@@ -26,10 +26,14 @@ class Siggraph17(Family):
         self.mask_name: str = input_spec.get("mask_name", "mask")
         self.hint_divisor = float(input_spec.get("hint_divisor", 1.0))
         self.mask_offset = float(input_spec.get("mask_offset", 0.0))
+        self.spread_input = str(input_spec.get("spread_name", ""))
+        # The published network is used as it is; a model of ours says so in its manifest.
+        self.spread_after = bool(output_spec.get("spread_hints", False))
 
     @property
     def input_names(self) -> tuple[str, ...]:
-        return (self.input_name, self.hint_name, self.mask_name)
+        names = (self.input_name, self.hint_name, self.mask_name)
+        return names + ((self.spread_input,) if self.spread_input else ())
 
     def feeds(self, lightness: np.ndarray, hints: HintCells | None = None) -> dict[str, np.ndarray]:
         feeds = super().feeds(lightness)
@@ -39,10 +43,17 @@ class Siggraph17(Family):
             mask = np.zeros((rows, cols), np.float32)
         else:
             ab, mask = hints.ab, hints.mask
-        hint_ab = np.ascontiguousarray(ab.transpose(2, 0, 1)[None], dtype=np.float32)
-        if self.hint_divisor != 1.0:  # not in place: hint_ab may be the caller's own array
-            hint_ab = hint_ab / np.float32(self.hint_divisor)
-        feeds[self.hint_name] = hint_ab
+        feeds[self.hint_name] = self._ab_tensor(ab)
+        if self.spread_input:
+            spread = None if hints is None else hints.spread
+            feeds[self.spread_input] = self._ab_tensor(
+                np.zeros((rows, cols, 2), np.float32) if spread is None else spread)
         feeds[self.mask_name] = self.to_tensor(
             np.ascontiguousarray(mask - np.float32(self.mask_offset), dtype=np.float32))
         return feeds
+
+    def _ab_tensor(self, ab: np.ndarray) -> np.ndarray:
+        tensor = np.ascontiguousarray(ab.transpose(2, 0, 1)[None], dtype=np.float32)
+        if self.hint_divisor != 1.0:  # not in place: it may be the caller's own array
+            tensor = tensor / np.float32(self.hint_divisor)
+        return tensor
