@@ -438,7 +438,7 @@ def bench_variants(targets: list[tuple[str, str, str, int]], data: Path, cache: 
                    runs: int) -> dict:
     """int8 and fp16 of each (model id, folder, calibration method, calibration photos)."""
     from colorize_ai.model import load_model
-    from colorize_ai.registry import choose_variant, get_spec
+    from colorize_ai.registry import Catalogue, get_spec
     from converters.quantize import make_variant, model_feeds, read_photos
 
     calibration, test, photos = photo_folders(data, cache)
@@ -454,7 +454,7 @@ def bench_variants(targets: list[tuple[str, str, str, int]], data: Path, cache: 
                 model_id, precision, test, calibration, models=folder or None, out=work,
                 method=method, photos=count)
         fp32 = load_model(model_id, device="cpu", threads=CORES,
-                          folders=[folder] if folder else None)
+                          folders=[folder] if folder else None, variant="exact")
         variants = {p: load_model(e["id"], device="cpu", threads=CORES, folders=[work])
                     for p, e in entries.items()}
         feeds = model_feeds(fp32, read_photos(test, 1)[0])
@@ -462,7 +462,7 @@ def bench_variants(targets: list[tuple[str, str, str, int]], data: Path, cache: 
                              for p, m in {"fp32": fp32, **variants}.items()}, runs)
         shape = "x".join(str(d) for d in feeds["L"].shape[2:])
         base = get_spec(model_id, [folder] if folder else None)
-        auto = {device: choose_variant(base, "auto", device, [work]).id
+        auto = {device: Catalogue.read([work]).choose(base, "auto", device).id
                 for device in ("cpu", "cuda")}
         rows.append({"model": model_id, "input": shape, "times": times,
                      "fidelity": {p: e["fidelity"] for p, e in entries.items()},

@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     print("| model | fit | PSNR (dB) | colourfulness / truth |")
     print("|---|---|---|---|")
     for model_id in args.models:
-        model = load_model(model_id, device="cpu")
+        model = load_model(model_id, device="cpu", variant="exact")
         for fit in FITS:
             scores, colour = [], []
             for rgb in photos:

@@ -102,7 +102,7 @@ def evaluate(photos: list[tuple[str, np.ndarray]], model_ids: list[str], size: i
     runners = {GREY: grey_output}
     default = None
     for model_id in model_ids:
-        model = load_model(model_id, device="cpu", folders=folders)
+        model = load_model(model_id, device="cpu", folders=folders, variant="exact")
         default = default or (model_id if model.spec.default else None)
         runners[model_id] = (
             lambda rgb, m=model: colorize(rgb, m, render_size=size, fit="stretch"))

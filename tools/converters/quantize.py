@@ -189,7 +189,7 @@ def make_variant(model_id: str, precision: str, test: str | os.PathLike,
         raise ConversionError("int8 needs --calibration, a folder of photos")
     try:
         spec = get_spec(model_id, None if models is None else [models])
-        reference = load_model(spec, device="cpu")
+        reference = load_model(spec, device="cpu", variant="exact")
     except ColorizeError as exc:
         raise ConversionError(str(exc)) from None
     test_photos = read_photos(test)
@@ -212,7 +212,8 @@ def make_variant(model_id: str, precision: str, test: str | os.PathLike,
         onnx.save(proto, tmp)
         trial = dataclasses.replace(spec, id=variant_id, folder=out_dir, file=Path(tmp).name,
                                     sha256=sha256_file(tmp))
-        measured = fidelity(reference, load_model(trial, device="cpu"), test_photos)
+        trial_model = load_model(trial, device="cpu", variant="exact")
+        measured = fidelity(reference, trial_model, test_photos)
     finally:
         os.unlink(tmp)
     measured["test_photos"] = Path(test).name
