@@ -60,14 +60,11 @@ def read_photos(folder: str | os.PathLike, limit: int = 0, max_side: int = MAX_S
 
 
 def model_feeds(model: Any, rgb: np.ndarray) -> dict[str, np.ndarray]:
-    """The model's inputs for a photo at its default size, as colorize() makes them."""
-    import cv2
+    """The model's inputs for a photo with the engine's default options: the engine's own
+    input preparation (pipeline.model_input), so calibration sees what colorize() feeds."""
+    from colorize_ai.pipeline import model_input
 
-    from colorize_ai.lab import rgb_to_lab
-
-    rows, cols = model.input_dims(*rgb.shape[:2])
-    small = cv2.resize(rgb, (cols, rows), interpolation=cv2.INTER_AREA)
-    return model.family.feeds(rgb_to_lab(small.astype(np.float32) / 255.0)[..., 0])
+    return model.family.feeds(model_input(rgb, model))
 
 
 def _reader(model: Any, photos: list[np.ndarray]) -> Any:
