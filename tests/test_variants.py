@@ -134,9 +134,9 @@ def test_worker_reports_the_variant(models, tmp_path):
                    "width": 32, "height": 24, "channels": 3, "dtype": "uint8",
                    "options": {"device": "cpu", "variant": variant}}
         responses[variant] = handle(json.dumps(request), lambda m: None, None)
-    assert responses["exact"]["variant"] == "exact"
-    assert (responses["auto"]["model"], responses["auto"]["variant"],
-            responses["auto"]["precision"]) == ("base", "fast", "int8")
+    assert responses["exact"]["fast_copy"] is False
+    assert (responses["auto"]["model"], responses["auto"]["fast_copy"],
+            responses["auto"]["precision"]) == ("base", True, "int8")
     from colorize_ai.client import layer_name
 
     assert layer_name(responses["exact"]) == "Colorized (Tiny base)"

@@ -307,8 +307,8 @@ def _colorize_file(job: Job, models: list[Model], args: argparse.Namespace, bar:
         except FileExistsError:
             bar.say(f"skipped: {target} exists (use --overwrite to replace it)")
             continue
-        variant = f" {model.spec.precision}" if model.spec.variant_of else ""
-        bar.say(f"{job.source} -> {target} ({model.spec.base_id}{variant}, {model.provider}, "
+        precision = f" {model.spec.precision}" if model.spec.is_variant else ""
+        bar.say(f"{job.source} -> {target} ({model.spec.base_id}{precision}, {model.provider}, "
                 f"{time.perf_counter() - start:.1f} s)")
     return ok
 

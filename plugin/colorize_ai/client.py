@@ -151,7 +151,7 @@ def colorize_in_worker(config_dir, image, models, options, images=None, progress
 def layer_name(response):
     """The new layer's name: the model's, and the precision when a fast copy ran."""
     name = response.get("model_name") or response.get("model")
-    if response.get("variant") == "fast":
+    if response.get("fast_copy"):
         name = "%s, %s" % (name, response.get("precision"))
     return "Colorized (%s)" % name
 
