@@ -19,13 +19,16 @@ import argparse
 import dataclasses
 import json
 import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .common import ConversionError, save_model, set_metadata, sha256_file
+from toolbox import Progress, sha256_file
+
+from .common import ConversionError, save_model, set_metadata
 from .subpixel import int8_interleave
 from .winograd import METADATA_KEY as WINOGRAD_KEY
 from .winograd import restore as winograd_restore
@@ -73,10 +76,14 @@ def _reader(model: Any, photos: list[np.ndarray]) -> Any:
     class PhotoReader(CalibrationDataReader):
         def __init__(self) -> None:
             self._photos = iter(photos)
+            self._bar = Progress("calibrating", len(photos), sys.stderr)
 
         def get_next(self) -> dict[str, np.ndarray] | None:
             rgb = next(self._photos, None)
-            return None if rgb is None else model_feeds(model, rgb)
+            if rgb is None:
+                return None
+            self._bar.step()
+            return model_feeds(model, rgb)
 
     return PhotoReader()
 
@@ -153,7 +160,9 @@ def fidelity(reference: Any, variant: Any, photos: list[np.ndarray]) -> dict[str
     from colorize_ai.pipeline import colorize
 
     deltas = []
+    bar = Progress("measuring fidelity", len(photos), sys.stderr)
     for rgb in photos:
+        bar.step()
         a, b = colorize(rgb, reference), colorize(rgb, variant)
         deltas.append(deltaE_ciede2000(rgb2lab(a), rgb2lab(b)).ravel())
     d = np.concatenate(deltas)
