@@ -10,7 +10,14 @@ import numpy as np
 from .errors import BadRequest, ModelCorrupt
 from .families import Family, HintCells
 from .registry import DEFAULT_VARIANT, Catalogue, ModelSpec, read_checked
-from .session import CUDA, DevicePlan, SessionInfo, create_session, plan_device
+from .session import (
+    CUDA,
+    DEFAULT_DEVICE,
+    DevicePlan,
+    SessionInfo,
+    create_session,
+    plan_device,
+)
 
 RENDER_LIMIT = 4  # the largest render size, in multiples of the model's own input size
 
@@ -119,7 +126,7 @@ def _open(spec: ModelSpec, base: ModelSpec, device: DevicePlan, threads: int | N
     return Model(spec=spec, family=family, info=info, base=base)
 
 
-def load_model(model: str | ModelSpec | None = None, device: str = "auto",
+def load_model(model: str | ModelSpec | None = None, device: str = DEFAULT_DEVICE,
                threads: int | None = None, strict_device: bool = False,
                folders: list[str | os.PathLike] | None = None, variant: str = DEFAULT_VARIANT,
                catalogue: Catalogue | None = None) -> Model:

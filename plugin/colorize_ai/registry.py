@@ -182,11 +182,6 @@ class Catalogue:
         return spec
 
 
-def manifest_problems(folders: list[str | os.PathLike] | None = None) -> list[str]:
-    """A sentence for each manifest entry left out because it cannot be used."""
-    return [sentence for _, sentence in Catalogue.read(folders).problems]
-
-
 def list_models(folders: list[str | os.PathLike] | None = None, variants: bool = False
                 ) -> list[ModelSpec]:
     """Every known model (installed or not), in manifest order; with `variants`, their fast

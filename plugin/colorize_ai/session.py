@@ -16,6 +16,7 @@ from .options import BY_NAME, INSTALL
 log = logging.getLogger(__name__)
 
 DEVICES = BY_NAME["device"].values
+DEFAULT_DEVICE = BY_NAME["device"].default
 CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
 THREADS_PER_CORE = 4
@@ -121,7 +122,7 @@ def _load(ort: object, path: Path, data: bytes | None, options: object, provider
         shutil.rmtree(nowhere, ignore_errors=True)
 
 
-def create_session(path: str | os.PathLike, device: str | DevicePlan = "auto",
+def create_session(path: str | os.PathLike, device: str | DevicePlan = DEFAULT_DEVICE,
                    threads: int | None = None, strict_device: bool = False,
                    data: bytes | None = None, digest: str | None = None) -> SessionInfo:
     """An InferenceSession for `path` on `device` ("auto", "cuda" or "cpu", or a plan_device
