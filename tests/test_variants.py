@@ -222,3 +222,28 @@ def test_one_manifest_read_and_one_device_check_per_load(models, tmp_path, monke
         load_model(model_id, device="cpu", folders=folders, variant=variant)
         assert reads == {str(models): 1, str(other): 1}, (model_id, variant)
         assert plans == ["cpu"], (model_id, variant)
+
+
+def test_auto_falls_back_to_the_exact_model_when_cuda_does_not_start(models, monkeypatch):
+    import warnings
+
+    import onnxruntime as ort
+
+    from colorize_ai import session
+
+    _variant(models, "base-fp16", device="cuda", stride=1)
+    monkeypatch.setattr(ort, "get_available_providers",
+                        lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    real = ort.InferenceSession
+
+    def cuda_fails(path, sess_options=None, providers=None):
+        with warnings.catch_warnings():
+            return real(path, sess_options=sess_options, providers=["CPUExecutionProvider"])
+
+    monkeypatch.setattr(ort, "InferenceSession", cuda_fails)
+    session._CACHE.clear()
+    loaded = load_model("base", device="auto")
+    assert (loaded.spec.id, loaded.base.id, loaded.provider) == ("base", "base",
+                                                                 "CPUExecutionProvider")
+    assert load_model("base", device="auto", variant="fast").spec.id == "base-fp16"  # as asked
+    session._CACHE.clear()
