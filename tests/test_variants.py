@@ -247,3 +247,9 @@ def test_auto_falls_back_to_the_exact_model_when_cuda_does_not_start(models, mon
                                                                  "CPUExecutionProvider")
     assert load_model("base", device="auto", variant="fast").spec.id == "base-fp16"  # as asked
     session._CACHE.clear()
+
+
+def test_an_unusable_family_elsewhere_does_not_stop_choosing_a_variant(models):
+    _variant(models, "base-int8")
+    add_model(models, "odd", family="pix2pix")  # some other model the engine cannot run
+    assert load_model("base", device="cpu").spec.id == "base-int8"

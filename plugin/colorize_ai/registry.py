@@ -161,8 +161,8 @@ class Catalogue:
             raise BadRequest(f"Unknown variant '{policy}' (choose {', '.join(VARIANTS)}).")
         if spec.variant_of or policy == "exact":
             return spec  # a variant asked for by its own id runs as asked
-        fast = [s for s in self.models(variants=True)
-                if s.variant_of == spec.id and s.device == device and s.installed]
+        copies = (ModelSpec.from_entry(e) for e in self.entries if e.get("variant_of") == spec.id)
+        fast = [s for s in copies if s.device == device and s.installed]
         if policy == "fast":
             if not fast:
                 raise ModelMissing(
