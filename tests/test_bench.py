@@ -100,3 +100,27 @@ def test_quick_run_writes_the_tables_and_keeps_hand_written_text(tmp_path):
         assert re.search(rf"\| {engine_model} \| {precision} \| .* \| {NUMBER}x \| {NUMBER} \|",
                          generated)
     assert "## Targets" in generated and "| 12 MP" not in generated  # no 12 MP in --quick
+
+
+def test_render_gives_each_section_or_why_it_is_missing():
+    import argparse
+
+    info = {"machine": dict.fromkeys(("cpu", "flags", "cores", "ram", "system", "python",
+                                      "libraries"), "-"),
+            "command": "python3 tools/bench.py", "date": "-", "load_start": "-",
+            "load_end": "-", "cuda": "-"}
+    gimp = {"width": 4, "height": 3, "megapixels": 12.0, "model": "m", "gimp_version": "3.0",
+            "runs": 3, "gimp_s": 2.0, "cli_s": 1.0}
+    text = bench.render(info, {"keras": {"error": "TensorFlow is not importable"},
+                               "gimp": gimp}, argparse.Namespace(runs=3, quick=False), 60.0,
+                        "\nkept\n")
+    headings = [line for line in text.splitlines() if line.startswith("## ")]
+    assert [h.split(":")[0] for h in headings] == [
+        "## Zhang et al. ECCV 2016", "## Zhang et al. SIGGRAPH 2017", "## Keras models",
+        "## Pipeline (engine) on big photos", "## The GIMP path",
+        "## Faster variants", "## Targets"]
+    assert text.count("Not measured: not run (--only).") == 4
+    assert "Not measured: TensorFlow is not importable." in text
+    assert "| overhead of the GIMP path | +1.00 |" in text
+    assert "| GIMP path overhead against the CLI (s) | ≤ 1.5 s | 1.00 | yes |" in text
+    assert text.endswith(bench.GENERATED_END + "\nkept\n")

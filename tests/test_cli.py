@@ -188,3 +188,20 @@ def test_module_entry_point_runs(model_dir, photos):
     run = subprocess.run([sys.executable, "-m", "colorize_ai", "--list-models"],
                          capture_output=True, text=True, check=False)
     assert run.returncode == 0 and "tiny" in run.stdout
+
+
+def test_a_run_reads_each_manifest_once(model_dir, photos, tmp_path, monkeypatch):
+    from colorize_ai import manifest
+
+    add_model(model_dir, "second")
+    reads: list[str] = []
+    read_manifest = manifest.read_manifest
+
+    def counting(folder, problems=None):
+        reads.append(folder)
+        return read_manifest(folder, problems)
+
+    monkeypatch.setattr(manifest, "read_manifest", counting)
+    assert main([str(photos / "cat.png"), "-o", str(tmp_path / "out"), "--all-models"]) == 0
+    assert sorted(reads) == sorted(manifest.model_folders())
+    assert {"cat_second.png", "cat_tiny.png"} <= {p.name for p in (tmp_path / "out").iterdir()}

@@ -19,8 +19,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tools"))
 
 import convert_models  # noqa: E402
-from converters.common import ConversionError, sha256_file  # noqa: E402
+from converters.common import ConversionError  # noqa: E402
 from converters.keras_h5 import parse_model_config  # noqa: E402
+from toolbox import sha256_file  # noqa: E402
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")

@@ -21,7 +21,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 
 from converters import caffe_proto, siggraph17  # noqa: E402
-from converters.common import ConversionError, sha256_file  # noqa: E402
+from converters.common import ConversionError  # noqa: E402
+from toolbox import sha256_file  # noqa: E402
 
 PROTOTXT_SHA256 = "7d8828a29ec3b711db33e37fa1f46ce5dd5ac3c13a71961b6b61a5443e4cc75e"
 

@@ -22,7 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 
 from converters import caffe_proto, winograd, zhang  # noqa: E402
-from converters.common import ConversionError, sha256_file  # noqa: E402
+from converters.common import ConversionError  # noqa: E402
+from toolbox import sha256_file  # noqa: E402
 
 TOLERANCE_AB = 1e-3
 

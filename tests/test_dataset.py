@@ -34,12 +34,6 @@ def flat_graphic(h: int = 480, w: int = 640) -> np.ndarray:
     return img
 
 
-def test_colourfulness_is_zero_for_grey_and_grows_with_colour():
-    grey = np.full((32, 32, 3), 120, np.uint8)
-    assert dataset.colourfulness(grey) == 0.0
-    assert dataset.colourfulness(flat_graphic(64, 64)) > 50
-
-
 def test_photo_rule_keeps_photographs_and_names_why_others_go():
     assert dataset.photo_verdict(dataset.image_stats(photo_like(1))) == "photo"
     assert "few colours" in dataset.photo_verdict(dataset.image_stats(flat_graphic()))

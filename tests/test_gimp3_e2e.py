@@ -32,10 +32,10 @@ SHIPPED = [e for e in json.loads((REPO / "models" / "manifest.json").read_text()
 
 def shipped_layer_name(entry: dict) -> str:
     """What the default Precision (auto) runs for a shipped model on the CPU, as a layer name."""
-    from colorize_ai.registry import choose_variant, get_spec
+    from colorize_ai.registry import Catalogue
 
-    ran = choose_variant(get_spec(entry["id"], [REPO / "models"]), "auto", "cpu",
-                         [REPO / "models"])
+    shipped = Catalogue.read([REPO / "models"])
+    ran = shipped.choose(shipped.spec(entry["id"]), "auto", "cpu")
     return f"Colorized ({entry['name']}" + (f", {ran.precision})" if ran.variant_of else ")")
 W, H = 97, 65  # odd sizes: not multiples of the models' input multiple
 CANVAS, OFFSETS = (160, 120), (30, 40)

@@ -95,7 +95,7 @@ def independent_de00(models: Path, a: str, b: str, folder: Path) -> np.ndarray:
     from colorize_ai.model import load_model
     from colorize_ai.pipeline import colorize
 
-    ma, mb = (load_model(i, device="cpu", folders=[models]) for i in (a, b))
+    ma, mb = (load_model(i, device="cpu", folders=[models], variant="exact") for i in (a, b))
     out = []
     for path in sorted(folder.iterdir()):
         rgb = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
@@ -242,3 +242,20 @@ def test_int8_kernels_compute_what_the_quantized_graph_says(setup):
         feeds = model_feeds(small, rgb)
         a, b = fused.run(None, feeds)[0], plain.run(None, feeds)[0]
         assert np.abs(a - b).max() * 60 < 1.0  # ab units (the model's tanh x 60)
+
+
+@pytest.mark.parametrize("family", ["baseline", "zhang"])
+def test_calibration_feeds_are_the_engines_model_input(tmp_path, family):
+    """quantize calibrates on exactly what colorize() feeds the model: the photo's proportions
+    kept and the family's own shrink (Zhang's bilinear one), not a square of its own."""
+    from colorize_ai.model import load_model
+    from colorize_ai.pipeline import model_input
+
+    add_model(tmp_path, "m", family=family)
+    model = load_model("m", device="cpu", folders=[tmp_path])
+    rgb = skimage_data.chelsea()  # 451 x 300: not square
+    feeds = model_feeds(model, rgb)
+    expected = model_input(rgb, model)
+    assert expected.shape[0] != expected.shape[1]
+    assert set(feeds) == {"L"}
+    np.testing.assert_array_equal(feeds["L"], model.family.feeds(expected)["L"])

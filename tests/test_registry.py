@@ -188,3 +188,12 @@ def test_missing_onnx_runtime_is_a_clear_error(model_dir, monkeypatch):
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # makes `import onnxruntime` fail
     with pytest.raises(DeviceError, match="ONNX Runtime is not installed"):
         load_model("tiny", device="cpu", threads=5)
+
+
+def test_spec_fields_missing_or_null_take_their_defaults(tmp_path):
+    add_model(tmp_path, "sparse", precision=None, license=None, description=None, install="",
+              source_urls=None, fidelity=None)
+    spec = get_spec("sparse", [tmp_path])
+    assert (spec.precision, spec.license, spec.description) == ("fp32", "", "")
+    assert spec.install == "python3 installer.py"
+    assert (spec.source_urls, spec.fidelity) == ((), {})

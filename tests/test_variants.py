@@ -13,7 +13,7 @@ from colorize_ai.cli import list_models_table, main
 from colorize_ai.errors import BadRequest, ModelMissing
 from colorize_ai.model import load_model
 from colorize_ai.pipeline import colorize
-from colorize_ai.registry import choose_variant, get_spec, list_models
+from colorize_ai.registry import Catalogue, get_spec, list_models
 from colorize_ai.worker import handle
 from tiny_models import add_model, tiny_graph
 
@@ -38,7 +38,8 @@ def models(tmp_path, monkeypatch):
 
 
 def _pick(folder, variant, device="cpu"):
-    return choose_variant(get_spec("base", [folder]), variant, device, [folder]).id
+    catalogue = Catalogue.read([folder])
+    return catalogue.choose(catalogue.spec("base"), variant, device).id
 
 
 def test_auto_takes_a_faithful_variant_for_the_device(models):
@@ -133,9 +134,9 @@ def test_worker_reports_the_variant(models, tmp_path):
                    "width": 32, "height": 24, "channels": 3, "dtype": "uint8",
                    "options": {"device": "cpu", "variant": variant}}
         responses[variant] = handle(json.dumps(request), lambda m: None, None)
-    assert responses["exact"]["variant"] == "exact"
-    assert (responses["auto"]["model"], responses["auto"]["variant"],
-            responses["auto"]["precision"]) == ("base", "fast", "int8")
+    assert responses["exact"]["fast_copy"] is False
+    assert (responses["auto"]["model"], responses["auto"]["fast_copy"],
+            responses["auto"]["precision"]) == ("base", True, "int8")
     from colorize_ai.client import layer_name
 
     assert layer_name(responses["exact"]) == "Colorized (Tiny base)"
@@ -145,7 +146,7 @@ def test_worker_reports_the_variant(models, tmp_path):
     assert message == "Precision must be one of auto, exact, fast, not 'quick'."
 
 
-def test_planned_device_follows_the_providers(monkeypatch):
+def test_device_plan_follows_the_providers(monkeypatch):
     from colorize_ai import session
     from colorize_ai.errors import DeviceError
 
@@ -156,8 +157,99 @@ def test_planned_device_follows_the_providers(monkeypatch):
             return self.providers
 
     monkeypatch.setattr(session, "runtime", Runtime)
-    assert [session.planned_device(d) for d in ("auto", "cuda", "cpu")] == ["cpu"] * 3
+    assert [session.plan_device(d).target for d in ("auto", "cuda", "cpu")] == ["cpu"] * 3
     Runtime.providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
-    assert [session.planned_device(d) for d in ("auto", "cuda", "cpu")] == ["cuda", "cuda", "cpu"]
+    targets = [session.plan_device(d).target for d in ("auto", "cuda", "cpu")]
+    assert targets == ["cuda", "cuda", "cpu"]
     with pytest.raises(DeviceError, match="Unknown device 'tpu'"):
-        session.planned_device("tpu")
+        session.plan_device("tpu")
+
+
+def test_one_default_variant_policy_everywhere(models):
+    """load_model's default is the option's (the CLI's, the worker's and the dialog's)."""
+    import inspect
+
+    from colorize_ai.options import BY_NAME
+
+    assert inspect.signature(load_model).parameters["variant"].default == BY_NAME["variant"].default
+    _variant(models, "base-int8")
+    assert load_model("base", device="cpu").spec.id == "base-int8"  # as `colorize-ai -m base`
+
+
+def test_a_model_always_knows_its_base(models, tmp_path):
+    _variant(models, "base-int8")
+    exact = load_model("base", device="cpu", variant="exact")
+    assert exact.base is exact.spec
+    assert load_model("base", device="cpu").base.id == "base"
+    assert load_model("base-int8", device="cpu").base.id == "base"  # asked for by its own id
+    alone = tmp_path / "alone"  # a variant whose model is in no folder searched
+    add_model(alone, "orphan-int8", variant_of="gone", variant="fast", precision="int8",
+              device="cpu", fidelity=GOOD)
+    orphan = load_model("orphan-int8", device="cpu", folders=[alone])
+    assert orphan.base is orphan.spec and orphan.name == "Tiny orphan-int8"
+
+
+def test_one_manifest_read_and_one_device_check_per_load(models, tmp_path, monkeypatch):
+    """A load reads each folder's manifest once (the model, its variant and the variant's
+    model all come from one catalogue) and checks the device once."""
+    from colorize_ai import session
+
+    _variant(models, "base-int8")
+    other = tmp_path / "other"
+    add_model(other, "elsewhere")
+    reads: dict[str, int] = {}
+    read_manifest = manifest.read_manifest
+
+    def counting(folder, problems=None):
+        reads[folder] = reads.get(folder, 0) + 1
+        return read_manifest(folder, problems)
+
+    providers = session._providers
+    plans = []
+
+    def counting_providers(device, available):
+        plans.append(device)
+        return providers(device, available)
+
+    monkeypatch.setattr(manifest, "read_manifest", counting)
+    monkeypatch.setattr(session, "_providers", counting_providers)
+    session._CACHE.clear()
+    folders = [models, other]
+    for model_id, variant in (("base", "auto"), ("base", "fast"), ("base-int8", "auto"),
+                              ("base", "exact"), (None, "auto")):
+        reads.clear()
+        plans.clear()
+        load_model(model_id, device="cpu", folders=folders, variant=variant)
+        assert reads == {str(models): 1, str(other): 1}, (model_id, variant)
+        assert plans == ["cpu"], (model_id, variant)
+
+
+def test_auto_falls_back_to_the_exact_model_when_cuda_does_not_start(models, monkeypatch):
+    import warnings
+
+    import onnxruntime as ort
+
+    from colorize_ai import session
+
+    _variant(models, "base-fp16", device="cuda", stride=1)
+    monkeypatch.setattr(ort, "get_available_providers",
+                        lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    real = ort.InferenceSession
+
+    def cuda_fails(path, sess_options=None, providers=None):
+        with warnings.catch_warnings():
+            return real(path, sess_options=sess_options, providers=["CPUExecutionProvider"])
+
+    monkeypatch.setattr(ort, "InferenceSession", cuda_fails)
+    session._CACHE.clear()
+    loaded = load_model("base", device="auto")
+    assert (loaded.spec.id, loaded.base.id, loaded.provider) == ("base", "base",
+                                                                 "CPUExecutionProvider")
+    assert load_model("base", device="auto", variant="fast").spec.id == "base-fp16"  # as asked
+    session._CACHE.clear()
+
+
+def test_an_unusable_family_elsewhere_does_not_stop_choosing_a_variant(models):
+    _variant(models, "base-int8")
+    add_model(models, "odd", family="pix2pix")  # some other model the engine cannot run
+    assert load_model("base", device="cpu").spec.id == "base-int8"

@@ -438,7 +438,7 @@ def bench_variants(targets: list[tuple[str, str, str, int]], data: Path, cache: 
                    runs: int) -> dict:
     """int8 and fp16 of each (model id, folder, calibration method, calibration photos)."""
     from colorize_ai.model import load_model
-    from colorize_ai.registry import choose_variant, get_spec
+    from colorize_ai.registry import Catalogue, get_spec
     from converters.quantize import make_variant, model_feeds, read_photos
 
     calibration, test, photos = photo_folders(data, cache)
@@ -454,7 +454,7 @@ def bench_variants(targets: list[tuple[str, str, str, int]], data: Path, cache: 
                 model_id, precision, test, calibration, models=folder or None, out=work,
                 method=method, photos=count)
         fp32 = load_model(model_id, device="cpu", threads=CORES,
-                          folders=[folder] if folder else None)
+                          folders=[folder] if folder else None, variant="exact")
         variants = {p: load_model(e["id"], device="cpu", threads=CORES, folders=[work])
                     for p, e in entries.items()}
         feeds = model_feeds(fp32, read_photos(test, 1)[0])
@@ -462,7 +462,7 @@ def bench_variants(targets: list[tuple[str, str, str, int]], data: Path, cache: 
                              for p, m in {"fp32": fp32, **variants}.items()}, runs)
         shape = "x".join(str(d) for d in feeds["L"].shape[2:])
         base = get_spec(model_id, [folder] if folder else None)
-        auto = {device: choose_variant(base, "auto", device, [work]).id
+        auto = {device: Catalogue.read([work]).choose(base, "auto", device).id
                 for device in ("cpu", "cuda")}
         rows.append({"model": model_id, "input": shape, "times": times,
                      "fidelity": {p: e["fidelity"] for p, e in entries.items()},
@@ -476,195 +476,71 @@ def _ratio(a: float, b: float) -> str:
     return f"{a / b:.2f}x"
 
 
-def render(info: dict, results: dict, args: argparse.Namespace, elapsed: float,
-           kept: str) -> str:
-    m = info["machine"]
-    out = ["# Benchmarks", "",
-           "Written by `tools/bench.py` from one run; every time is the median of "
-           f"{args.runs} runs after a warm-up, in seconds; the runs of the things compared "
-           f"alternate, with a {PAUSE * 1000:.0f} ms pause before each (so that one runtime's "
-           "spinning pool threads do not slow the next).", "",
-           "```sh", info["command"], "```", "",
-           f"- Run: {info['date']}, whole benchmark {elapsed / 60:.1f} min"
-           + (" (--quick: tiny models, not a measurement of speed)" if args.quick else ""),
-           f"- Machine: {m['cpu']} ({m['flags']}), {m['cores']} cores, {m['ram']} RAM; "
-           f"{m['system']}; Python {m['python']}",
-           f"- Libraries: {m['libraries']}",
-           f"- Load (uptime's 1, 5, 15 min averages): {info['load_start']} at the start, "
-           f"{info['load_end']} at the end",
-           f"- Threads: {CORES} for everything (ONNX Runtime `intra_op_num_threads`, OpenCV "
-           "`cv2.setNumThreads`, TensorFlow intra-op threads; TensorFlow inter-op 1)",
-           f"- CUDA: {info['cuda']}", ""]
-    targets = []
-
-    z = results.get("zhang")
-    out += ["## Zhang et al. ECCV 2016: ONNX Runtime against OpenCV's cv2.dnn", ""]
-    if z and "error" not in z:
-        t = z["times"]
-        what = ("A two-layer net with Zhang's decoding head (--quick)" if args.quick else
-                "Synthetic weights in the exact architecture of the published "
-                "`colorization_deploy_v2.prototxt` (`tests/caffe_synth.py`)")
-        out += [what + ", the same Caffe files "
-                "for both: OpenCV reads them with `readNetFromCaffe` and sets `class8_ab` and "
-                "`conv8_313_rh` as its colorization sample does; ours is "
-                "`tools/convert_models.py zhang` of them (as shipped: its wide 3x3 "
-                "convolutions in Winograd F(4x4, 3x3) form; and with `--direct-convolutions`), "
-                "run through the engine's session.", "",
-                f"| {z['side']}x{z['side']} | ONNX Runtime (ours) | OpenCV dnn | speed-up | "
-                "max \\|Δab\\| |",
-                "|---|---|---|---|---|"]
-        for ours, key, delta in (("as shipped (Winograd)", "ort", "delta"),
-                                 ("direct convolutions", "ort_direct", "delta_direct")):
-            for cv, cv_key, suffix in (("default (Winograd on)", "cv", ""),
-                                       ("Winograd off", "cv_exact", "_exact")):
-                out.append(f"| ours {ours}, OpenCV {cv} | {t[key]:.3f} | {t[cv_key]:.3f} | "
-                           f"{_ratio(t[cv_key], t[key])} | {z[delta + suffix]:.1e} |")
-        out.append("")
-        targets.append(("ONNX Runtime fp32 vs OpenCV dnn (Zhang, default OpenCV)", "≥ 1.30x",
-                        t["cv"] / t["ort"], t["cv"] / t["ort"] >= 1.3))
-    else:
-        out += [f"Not measured: {(z or {}).get('error', 'not run (--only)')}.", ""]
-
-    out += render_siggraph17(results.get("siggraph17"), targets)
-
-    k = results.get("keras")
-    out += ["## Keras models: ONNX Runtime against TensorFlow", ""]
-    if k and "error" not in k:
-        out += ["The same `.h5` for both (`tests/keras_models.py`, seeded random weights); ours "
-                "is `tools/convert_models.py baseline|fusion` of it. TensorFlow runs the Keras "
-                "model inside `tf.function` (graph mode, its fastest single-image path) with "
-                "oneDNN on, its default on x86; the targets below use this. For reference, "
-                "the last two columns time Keras' `model.predict`, the way the models' own "
-                "notebooks call them (it adds Keras' per-call set-up).", "",
-                "| model | input | ONNX Runtime (ours) | TensorFlow | speed-up | max \\|Δ\\| | "
-                "TensorFlow `predict` | speed-up |",
-                "|---|---|---|---|---|---|---|---|"]
-        for r in k["rows"]:
-            t = r["times"]
-            predict = (f"{t['tf_predict']:.3f} | {_ratio(t['tf_predict'], t['ort'])}"
-                       if "tf_predict" in t else "- | -")
-            out.append(f"| {r['name']} | {r['input']} | {t['ort']:.3f} | {t['tf']:.3f} | "
-                       f"{_ratio(t['tf'], t['ort'])} | {r['delta']:.1e} | {predict} |")
-            targets.append((f"ONNX Runtime vs TensorFlow ({r['name'].split(' ')[0]})", "≥ 2.00x",
-                            t["tf"] / t["ort"], t["tf"] / t["ort"] >= 2.0))
-        out.append("")
-    else:
-        out += [f"Not measured: {(k or {}).get('error', 'not run (--only)')}.", ""]
-
-    e = results.get("engine")
-    out += ["## Pipeline (engine) on big photos", ""]
-    if e and "error" not in e:
-        import bench_pipeline
-
-        r0 = e["results"][0]
-        out += [f"`colorize()` of an RGBA uint8 photo with smooth content, model "
-                f"`{r0['model']}` on {r0['provider']}, each size in a fresh process "
-                "(`tools/bench_pipeline.py`); peak RSS is the process's high-water mark.", ""]
-        out += bench_pipeline.table(e["results"]) + [""]
-        z12 = results.get("engine_zhang")
-        if z12 and "error" not in z12:
-            out += [f"The same at 12 MP with the catalogue model `{z12['model']}` (synthetic "
-                    "weights of the published architecture, 224 px input):", ""]
-            out += bench_pipeline.table(z12["results"]) + [""]
-        for r in e["results"] + (z12 or {}).get("results", []):
-            other = (r["total_s"] - r["model_s"]) / r["total_s"]
-            if round(r["megapixels"]) == 12:
-                targets.append((f"12 MP ({r['model']}): everything except the model, share of "
-                                "total", "≤ 25 %", other * 100, other <= 0.25))
-            if round(r["megapixels"]) == 100:
-                targets.append(("100 MP: peak RSS (MB)", "≤ 1536 MB", r["peak_rss_mb"],
-                                r["peak_rss_mb"] <= 1536))
-    else:
-        out += [f"Not measured: {(e or {}).get('error', 'not run (--only)')}.", ""]
-
-    g = results.get("gimp")
-    out += ["## The GIMP path: headless GIMP 3 against the CLI", ""]
-    if g and "error" not in g:
-        out += [f"A {g['width']}x{g['height']} ({g['megapixels']:.1f} MP) grey RGB photo, model "
-                f"`{g['model']}`, in GIMP {g['gimp_version']} (`gimp-console-3.0`, the Debian 13 "
-                "root of `tests/gimp/rootfs.py`) with the plug-in and its engine installed by "
-                "`installer.py`. GIMP: from `plug-in-colorize-ai`'s procedure call to its "
-                "return with the layer written (the photo is loaded before the clock starts). "
-                "CLI: `colorize-ai PHOTO -o DIR` from the same installation on the same file, "
-                "the whole process. Medians of "
-                f"{g['runs']} runs after a warm-up each.", "",
-                "| path | seconds |", "|---|---|",
-                f"| GIMP procedure call -> layer written | {g['gimp_s']:.2f} |",
-                f"| CLI, whole process (read PNG, colorize, write PNG) | {g['cli_s']:.2f} |",
-                f"| overhead of the GIMP path | {g['gimp_s'] - g['cli_s']:+.2f} |"]
-        same = [r for r in (e or {}).get("results", [])
-                if round(r["megapixels"]) == round(g["megapixels"])]
-        if same:  # what the GIMP path adds to the engine's own work: start, copies, the layer
-            out.append(f"| GIMP path minus the engine's `colorize()` of a "
-                       f"{g['megapixels']:.0f} MP photo (table above, {same[0]['total_s']:.2f} s)"
-                       f" | {g['gimp_s'] - same[0]['total_s']:+.2f} |")
-        out.append("")
-        targets.append(("GIMP path overhead against the CLI (s)", "≤ 1.5 s",
-                        g["gimp_s"] - g["cli_s"], g["gimp_s"] - g["cli_s"] <= 1.5))
-    else:
-        out += [f"Not measured: {(g or {}).get('error', 'not run (--only)')}.", ""]
-
-    v = results.get("variants")
-    out += ["## Faster variants: int8 (CPU) and fp16 (CUDA)", ""]
-    if v and "error" not in v:
-        out += ["`tools/convert_models.py quantize int8|fp16` (`tools/converters/quantize.py`): "
-                "int8 is ONNX Runtime static quantization, QDQ, per-channel int8 weights in a "
-                "7-bit range (exact on CPUs without VNNI), uint8 activations calibrated on the "
-                "model's own inputs; fp16 keeps float32 inputs and "
-                "outputs. Fidelity: CIEDE2000 (`skimage.color.deltaE_ciede2000`) of the engine's "
-                "final RGB against the fp32 model over every pixel of the test photos (shrunk to "
-                f"1024 px). Photos: {v['photos']}. Speed: the model alone at its default input, "
-                f"on the CPU (fp16 is meant for CUDA; on this CPU ONNX Runtime has no fast fp16 "
-                "kernels, so its CPU time says nothing about a GPU).", "",
-                "| model | variant | input | seconds | speed-up vs fp32 | mean ΔE00 | p99 ΔE00 | "
-                "max ΔE00 |", "|---|---|---|---|---|---|---|---|"]
-        for r in v["rows"]:
-            t = r["times"]
-            out.append(f"| {r['model']} | fp32 | {r['input']} | {t['fp32']:.4f} | 1.00x | 0 | 0 "
-                       "| 0 |")
-            for p, f in r["fidelity"].items():
-                out.append(f"| {r['model']} | {p} | {r['input']} | {t[p]:.4f} | "
-                           f"{_ratio(t['fp32'], t[p])} | {f['mean_de00']:.3f} | "
-                           f"{f['p99_de00']:.3f} | {f['max_de00']:.2f} |")
-            f8 = r["fidelity"]["int8"]
-            ok = t["fp32"] / t["int8"] >= 2 and f8["mean_de00"] <= 1 and f8["p99_de00"] <= 3
-            targets.append((f"int8 vs fp32 ({r['model']}): speed-up; mean, p99 ΔE00",
-                            "≥ 2x; ≤ 1.0, ≤ 3.0",
-                            f"{t['fp32'] / t['int8']:.2f}x; {f8['mean_de00']:.2f}, "
-                            f"{f8['p99_de00']:.2f}", ok))
-        out += ["", "What the registry's `auto` variant (the CLI's and the plug-in's default) "
-                "runs, from the fidelity measured above (a fast copy only with mean ΔE00 ≤ 1.0 "
-                "and p99 ≤ 3.0):", ""]
-        out += [f"- {r['model']}: `{r['auto']['cpu']}` on the CPU, `{r['auto']['cuda']}` with "
-                "CUDA" for r in v["rows"] if "auto" in r]
-        out.append("")
-    else:
-        out += [f"Not measured: {(v or {}).get('error', 'not run (--only)')}.", ""]
-
-    out += ["## Targets", "", "| target | limit | measured | met |", "|---|---|---|---|"]
-    for name, limit, value, ok in targets:
-        shown = value if isinstance(value, str) else (
-            f"{value:.2f}x" if limit.endswith("x") else f"{value:.2f}")
-        out.append(f"| {name} | {limit} | {shown} | {'yes' if ok else 'no'} |")
-    out += ["", GENERATED_END]
-    return "\n".join(out) + (kept or "\n")
-
-
-def render_siggraph17(r: dict | None, targets: list) -> list[str]:
-    out = ["## Zhang et al. SIGGRAPH 2017: ONNX Runtime against OpenCV's cv2.dnn", ""]
+def _section(title: str, r: dict | None, body: Callable[[dict], list[str]]) -> list[str]:
+    """One report section: its heading, then its body, or why it was not measured."""
+    out = [f"## {title}", ""]
     if not r or "error" in r:
         return out + [f"Not measured: {(r or {}).get('error', 'not run (--only)')}.", ""]
+    return out + body(r) + [""]
+
+
+def render_header(info: dict, args: argparse.Namespace, elapsed: float) -> list[str]:
+    m = info["machine"]
+    return ["# Benchmarks", "",
+            "Written by `tools/bench.py` from one run; every time is the median of "
+            f"{args.runs} runs after a warm-up, in seconds; the runs of the things compared "
+            f"alternate, with a {PAUSE * 1000:.0f} ms pause before each (so that one runtime's "
+            "spinning pool threads do not slow the next).", "",
+            "```sh", info["command"], "```", "",
+            f"- Run: {info['date']}, whole benchmark {elapsed / 60:.1f} min"
+            + (" (--quick: tiny models, not a measurement of speed)" if args.quick else ""),
+            f"- Machine: {m['cpu']} ({m['flags']}), {m['cores']} cores, {m['ram']} RAM; "
+            f"{m['system']}; Python {m['python']}",
+            f"- Libraries: {m['libraries']}",
+            f"- Load (uptime's 1, 5, 15 min averages): {info['load_start']} at the start, "
+            f"{info['load_end']} at the end",
+            f"- Threads: {CORES} for everything (ONNX Runtime `intra_op_num_threads`, OpenCV "
+            "`cv2.setNumThreads`, TensorFlow intra-op threads; TensorFlow inter-op 1)",
+            f"- CUDA: {info['cuda']}", ""]
+
+
+def render_zhang(z: dict, quick: bool, targets: list) -> list[str]:
+    t = z["times"]
+    what = ("A two-layer net with Zhang's decoding head (--quick)" if quick else
+            "Synthetic weights in the exact architecture of the published "
+            "`colorization_deploy_v2.prototxt` (`tests/caffe_synth.py`)")
+    out = [what + ", the same Caffe files "
+           "for both: OpenCV reads them with `readNetFromCaffe` and sets `class8_ab` and "
+           "`conv8_313_rh` as its colorization sample does; ours is "
+           "`tools/convert_models.py zhang` of them (as shipped: its wide 3x3 "
+           "convolutions in Winograd F(4x4, 3x3) form; and with `--direct-convolutions`), "
+           "run through the engine's session.", "",
+           f"| {z['side']}x{z['side']} | ONNX Runtime (ours) | OpenCV dnn | speed-up | "
+           "max \\|Δab\\| |",
+           "|---|---|---|---|---|"]
+    for ours, key, delta in (("as shipped (Winograd)", "ort", "delta"),
+                             ("direct convolutions", "ort_direct", "delta_direct")):
+        for cv, cv_key, suffix in (("default (Winograd on)", "cv", ""),
+                                   ("Winograd off", "cv_exact", "_exact")):
+            out.append(f"| ours {ours}, OpenCV {cv} | {t[key]:.3f} | {t[cv_key]:.3f} | "
+                       f"{_ratio(t[cv_key], t[key])} | {z[delta + suffix]:.1e} |")
+    targets.append(("ONNX Runtime fp32 vs OpenCV dnn (Zhang, default OpenCV)", "≥ 1.30x",
+                    t["cv"] / t["ort"], t["cv"] / t["ort"] >= 1.3))
+    return out
+
+
+def render_siggraph17(r: dict, targets: list) -> list[str]:
     t = r["times"]
-    out += ["Synthetic weights in the exact architecture of the published "
-            "`deploy_nodist.prototxt` (`tests/caffe_synth.py`), 12 hint squares; the same Caffe "
-            "files for both: OpenCV reads them with `readNetFromCaffe` and is fed the reference "
-            "code's `data_l_ab_mask` (mask x 110); ours is `tools/convert_models.py siggraph17` "
-            "of them (as installed: 17 wide 3x3 convolutions in Winograd form; and with "
-            "`--direct-convolutions`), run through the engine's session. max |Δab| is against "
-            f"OpenCV with Winograd off; OpenCV's own Winograd-on vs -off spread: "
-            f"{r['spread']:.1e}.", "",
-            f"| {r['side']}x{r['side']} | seconds | OpenCV default (Winograd on) / this | "
-            "max \\|Δab\\| |", "|---|---|---|---|"]
+    out = ["Synthetic weights in the exact architecture of the published "
+           "`deploy_nodist.prototxt` (`tests/caffe_synth.py`), 12 hint squares; the same Caffe "
+           "files for both: OpenCV reads them with `readNetFromCaffe` and is fed the reference "
+           "code's `data_l_ab_mask` (mask x 110); ours is `tools/convert_models.py siggraph17` "
+           "of them (as installed: 17 wide 3x3 convolutions in Winograd form; and with "
+           "`--direct-convolutions`), run through the engine's session. max |Δab| is against "
+           f"OpenCV with Winograd off; OpenCV's own Winograd-on vs -off spread: "
+           f"{r['spread']:.1e}.", "",
+           f"| {r['side']}x{r['side']} | seconds | OpenCV default (Winograd on) / this | "
+           "max \\|Δab\\| |", "|---|---|---|---|"]
     rows = (("ONNX Runtime, as installed (Winograd)", "ort", f"{r['delta']:.1e}"),
             ("ONNX Runtime, direct convolutions", "ort_direct", f"{r['delta_direct']:.1e}"),
             ("OpenCV dnn, default (Winograd on)", "cv", f"{r['spread']:.1e}"),
@@ -675,7 +551,141 @@ def render_siggraph17(r: dict | None, targets: list) -> list[str]:
         out += ["", f"Conversion of both forms: {r['convert_s']:.0f} s."]
     targets.append(("ONNX Runtime fp32 vs OpenCV dnn (SIGGRAPH 2017, default OpenCV)",
                     "≥ 1.00x", t["cv"] / t["ort"], t["cv"] / t["ort"] >= 1.0))
-    return out + [""]
+    return out
+
+
+def render_keras(k: dict, targets: list) -> list[str]:
+    out = ["The same `.h5` for both (`tests/keras_models.py`, seeded random weights); ours "
+           "is `tools/convert_models.py baseline|fusion` of it. TensorFlow runs the Keras "
+           "model inside `tf.function` (graph mode, its fastest single-image path) with "
+           "oneDNN on, its default on x86; the targets below use this. For reference, "
+           "the last two columns time Keras' `model.predict`, the way the models' own "
+           "notebooks call them (it adds Keras' per-call set-up).", "",
+           "| model | input | ONNX Runtime (ours) | TensorFlow | speed-up | max \\|Δ\\| | "
+           "TensorFlow `predict` | speed-up |",
+           "|---|---|---|---|---|---|---|---|"]
+    for r in k["rows"]:
+        t = r["times"]
+        predict = (f"{t['tf_predict']:.3f} | {_ratio(t['tf_predict'], t['ort'])}"
+                   if "tf_predict" in t else "- | -")
+        out.append(f"| {r['name']} | {r['input']} | {t['ort']:.3f} | {t['tf']:.3f} | "
+                   f"{_ratio(t['tf'], t['ort'])} | {r['delta']:.1e} | {predict} |")
+        targets.append((f"ONNX Runtime vs TensorFlow ({r['name'].split(' ')[0]})", "≥ 2.00x",
+                        t["tf"] / t["ort"], t["tf"] / t["ort"] >= 2.0))
+    return out
+
+
+def render_engine(e: dict, z12: dict | None, targets: list) -> list[str]:
+    import bench_pipeline
+
+    r0 = e["results"][0]
+    out = [f"`colorize()` of an RGBA uint8 photo with smooth content, model "
+           f"`{r0['model']}` on {r0['provider']}, each size in a fresh process "
+           "(`tools/bench_pipeline.py`); peak RSS is the process's high-water mark.", ""]
+    out += bench_pipeline.table(e["results"])
+    z12 = z12 if z12 and "error" not in z12 else None
+    if z12:
+        out += ["", f"The same at 12 MP with the catalogue model `{z12['model']}` (synthetic "
+                "weights of the published architecture, 224 px input):", ""]
+        out += bench_pipeline.table(z12["results"])
+    for r in e["results"] + (z12 or {}).get("results", []):
+        other = (r["total_s"] - r["model_s"]) / r["total_s"]
+        if round(r["megapixels"]) == 12:
+            targets.append((f"12 MP ({r['model']}): everything except the model, share of "
+                            "total", "≤ 25 %", other * 100, other <= 0.25))
+        if round(r["megapixels"]) == 100:
+            targets.append(("100 MP: peak RSS (MB)", "≤ 1536 MB", r["peak_rss_mb"],
+                            r["peak_rss_mb"] <= 1536))
+    return out
+
+
+def render_gimp(g: dict, e: dict | None, targets: list) -> list[str]:
+    out = [f"A {g['width']}x{g['height']} ({g['megapixels']:.1f} MP) grey RGB photo, model "
+           f"`{g['model']}`, in GIMP {g['gimp_version']} (`gimp-console-3.0`, the Debian 13 "
+           "root of `tests/gimp/rootfs.py`) with the plug-in and its engine installed by "
+           "`installer.py`. GIMP: from `plug-in-colorize-ai`'s procedure call to its "
+           "return with the layer written (the photo is loaded before the clock starts). "
+           "CLI: `colorize-ai PHOTO -o DIR` from the same installation on the same file, "
+           "the whole process. Medians of "
+           f"{g['runs']} runs after a warm-up each.", "",
+           "| path | seconds |", "|---|---|",
+           f"| GIMP procedure call -> layer written | {g['gimp_s']:.2f} |",
+           f"| CLI, whole process (read PNG, colorize, write PNG) | {g['cli_s']:.2f} |",
+           f"| overhead of the GIMP path | {g['gimp_s'] - g['cli_s']:+.2f} |"]
+    same = [r for r in (e or {}).get("results", [])
+            if round(r["megapixels"]) == round(g["megapixels"])]
+    if same:  # what the GIMP path adds to the engine's own work: start, copies, the layer
+        out.append(f"| GIMP path minus the engine's `colorize()` of a "
+                   f"{g['megapixels']:.0f} MP photo (table above, {same[0]['total_s']:.2f} s)"
+                   f" | {g['gimp_s'] - same[0]['total_s']:+.2f} |")
+    targets.append(("GIMP path overhead against the CLI (s)", "≤ 1.5 s",
+                    g["gimp_s"] - g["cli_s"], g["gimp_s"] - g["cli_s"] <= 1.5))
+    return out
+
+
+def render_variants(v: dict, targets: list) -> list[str]:
+    out = ["`tools/convert_models.py quantize int8|fp16` (`tools/converters/quantize.py`): "
+           "int8 is ONNX Runtime static quantization, QDQ, per-channel int8 weights in a "
+           "7-bit range (exact on CPUs without VNNI), uint8 activations calibrated on the "
+           "model's own inputs; fp16 keeps float32 inputs and "
+           "outputs. Fidelity: CIEDE2000 (`skimage.color.deltaE_ciede2000`) of the engine's "
+           "final RGB against the fp32 model over every pixel of the test photos (shrunk to "
+           f"1024 px). Photos: {v['photos']}. Speed: the model alone at its default input, "
+           f"on the CPU (fp16 is meant for CUDA; on this CPU ONNX Runtime has no fast fp16 "
+           "kernels, so its CPU time says nothing about a GPU).", "",
+           "| model | variant | input | seconds | speed-up vs fp32 | mean ΔE00 | p99 ΔE00 | "
+           "max ΔE00 |", "|---|---|---|---|---|---|---|---|"]
+    for r in v["rows"]:
+        t = r["times"]
+        out.append(f"| {r['model']} | fp32 | {r['input']} | {t['fp32']:.4f} | 1.00x | 0 | 0 "
+                   "| 0 |")
+        for p, f in r["fidelity"].items():
+            out.append(f"| {r['model']} | {p} | {r['input']} | {t[p]:.4f} | "
+                       f"{_ratio(t['fp32'], t[p])} | {f['mean_de00']:.3f} | "
+                       f"{f['p99_de00']:.3f} | {f['max_de00']:.2f} |")
+        f8 = r["fidelity"]["int8"]
+        ok = t["fp32"] / t["int8"] >= 2 and f8["mean_de00"] <= 1 and f8["p99_de00"] <= 3
+        targets.append((f"int8 vs fp32 ({r['model']}): speed-up; mean, p99 ΔE00",
+                        "≥ 2x; ≤ 1.0, ≤ 3.0",
+                        f"{t['fp32'] / t['int8']:.2f}x; {f8['mean_de00']:.2f}, "
+                        f"{f8['p99_de00']:.2f}", ok))
+    out += ["", "What the registry's `auto` variant (the CLI's and the plug-in's default) "
+            "runs, from the fidelity measured above (a fast copy only with mean ΔE00 ≤ 1.0 "
+            "and p99 ≤ 3.0):", ""]
+    return out + [f"- {r['model']}: `{r['auto']['cpu']}` on the CPU, `{r['auto']['cuda']}` "
+                  "with CUDA" for r in v["rows"] if "auto" in r]
+
+
+def render_targets(targets: list) -> list[str]:
+    out = ["## Targets", "", "| target | limit | measured | met |", "|---|---|---|---|"]
+    for name, limit, value, ok in targets:
+        shown = value if isinstance(value, str) else (
+            f"{value:.2f}x" if limit.endswith("x") else f"{value:.2f}")
+        out.append(f"| {name} | {limit} | {shown} | {'yes' if ok else 'no'} |")
+    return out
+
+
+def render(info: dict, results: dict, args: argparse.Namespace, elapsed: float,
+           kept: str) -> str:
+    """The generated part of BENCHMARKS.md: the run, one section per benchmark, the targets;
+    `kept` (the hand-written rest) follows."""
+    targets: list = []  # (name, limit, measured, met), filled in by the sections
+    e = results.get("engine")
+    out = render_header(info, args, elapsed)
+    out += _section("Zhang et al. ECCV 2016: ONNX Runtime against OpenCV's cv2.dnn",
+                    results.get("zhang"), lambda r: render_zhang(r, args.quick, targets))
+    out += _section("Zhang et al. SIGGRAPH 2017: ONNX Runtime against OpenCV's cv2.dnn",
+                    results.get("siggraph17"), lambda r: render_siggraph17(r, targets))
+    out += _section("Keras models: ONNX Runtime against TensorFlow", results.get("keras"),
+                    lambda r: render_keras(r, targets))
+    out += _section("Pipeline (engine) on big photos", e,
+                    lambda r: render_engine(r, results.get("engine_zhang"), targets))
+    out += _section("The GIMP path: headless GIMP 3 against the CLI", results.get("gimp"),
+                    lambda r: render_gimp(r, e, targets))
+    out += _section("Faster variants: int8 (CPU) and fp16 (CUDA)", results.get("variants"),
+                    lambda r: render_variants(r, targets))
+    out += render_targets(targets) + ["", GENERATED_END]
+    return "\n".join(out) + (kept or "\n")
 
 
 def kept_text(path: Path) -> str:

@@ -70,7 +70,7 @@ def measure(model_id: str | None, megapixels: float, runs: int, hints: bool = Fa
     from colorize_ai.model import load_model
     from colorize_ai.pipeline import colorize
 
-    model = load_model(model_id, device="cpu")
+    model = load_model(model_id, device="cpu", variant="exact")
     image = _photo(megapixels)
     hint_layer = _hints(image) if hints else None
     rss_before = _peak_rss_mb()

@@ -21,7 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from colorize_ai.model import load_model  # noqa: E402
 from colorize_ai.pipeline import FITS, colorize  # noqa: E402
-from evaluate import SUFFIXES, colourfulness, grey_output, psnr  # noqa: E402
+from evaluate import SUFFIXES, grey_output, psnr  # noqa: E402
+from toolbox import colourfulness  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     print("| model | fit | PSNR (dB) | colourfulness / truth |")
     print("|---|---|---|---|")
     for model_id in args.models:
-        model = load_model(model_id, device="cpu")
+        model = load_model(model_id, device="cpu", variant="exact")
         for fit in FITS:
             scores, colour = [], []
             for rgb in photos:

@@ -29,6 +29,7 @@ from PIL import Image
 
 import github_photos
 from apt_sources import debian_mirror
+from toolbox import Progress, colourfulness
 
 # Debian package -> folders (inside the package) that hold its pictures.
 PACKAGES: dict[str, tuple[str, ...]] = {
@@ -308,14 +309,6 @@ def unpack_rcc(rcc: Path, target: Path) -> None:
             (target / inner).write_bytes(raw)
 
 
-def colourfulness(rgb: np.ndarray) -> float:
-    """Hasler and Suesstrunk (2003) colourfulness M of an 8-bit RGB image."""
-    r, g, b = (rgb[..., i].astype(np.float64) for i in range(3))
-    rg = r - g
-    yb = 0.5 * (r + g) - b
-    return float(np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean()))
-
-
 def image_stats(rgb: np.ndarray) -> dict[str, float]:
     """Statistics that tell photographs from graphics, on a copy with its long side at 256 px."""
     import cv2
@@ -466,7 +459,10 @@ def build(cache: Path, out: Path) -> list[Candidate]:
     """Filter, deduplicate, split and write; returns every candidate with its verdict."""
     candidates: list[Candidate] = []
     pixels: dict[int, np.ndarray] = {}
-    for source, path, rel in find_candidates(cache):
+    found = find_candidates(cache)
+    bar = Progress("reading pictures", len(found), sys.stderr)
+    for source, path, rel in found:
+        bar.step()
         rgb = load_rgb(path)
         if rgb is None:
             candidates.append(Candidate(source, rel, 0, 0, verdict="dropped: unreadable or alpha"))

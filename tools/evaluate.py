@@ -27,6 +27,8 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 
+from toolbox import colourfulness
+
 GREY = "grey (ab = 0)"
 # Targets for the default model at 256 x 256 (issue 5): the product description's baseline PSNR.
 TARGET_PSNR = 26.4
@@ -37,14 +39,6 @@ SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff"}
 
 class EvaluationError(Exception):
     """An evaluation that cannot run; the message says why."""
-
-
-def colourfulness(rgb: np.ndarray) -> float:
-    """Hasler and Suesstrunk (2003) colourfulness M of an 8-bit RGB image."""
-    r, g, b = (rgb[..., i].astype(np.float64) for i in range(3))
-    rg = r - g
-    yb = 0.5 * (r + g) - b
-    return float(np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean()))
 
 
 def psnr(truth: np.ndarray, guess: np.ndarray) -> float:
@@ -102,7 +96,7 @@ def evaluate(photos: list[tuple[str, np.ndarray]], model_ids: list[str], size: i
     runners = {GREY: grey_output}
     default = None
     for model_id in model_ids:
-        model = load_model(model_id, device="cpu", folders=folders)
+        model = load_model(model_id, device="cpu", folders=folders, variant="exact")
         default = default or (model_id if model.spec.default else None)
         runners[model_id] = (
             lambda rgb, m=model: colorize(rgb, m, render_size=size, fit="stretch"))

@@ -18,6 +18,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from toolbox import sha256_file
+
 LIST_FILE = Path(__file__).with_name("github_photos.json")
 # The cache keeps each source's verified copies under <cache>/github/<source>/.
 CACHE_DIR = "github"
@@ -160,7 +162,7 @@ def verified_files(cache: Path, listed: dict[str, dict] | None = None
             path = cache / CACHE_DIR / source / rel
             if not path.is_file():
                 continue
-            if sha256_of(path.read_bytes()) != expected:
+            if sha256_file(path) != expected:
                 raise SourceError(f"{path} differs from the committed list: "
                                   "run fetch-github again.")
             found.append((source, path, rel))

@@ -95,7 +95,7 @@ def run(photos: list[tuple[str, np.ndarray]], model_ids: list[str], size: int,
 
     runners = {"grey (ab = 0)": lambda rgb, hints: grey_output(rgb), LEVIN: levin_colorize}
     for model_id in model_ids:
-        model = load_model(model_id, device="cpu", folders=folders)
+        model = load_model(model_id, device="cpu", folders=folders, variant="exact")
         runners[model_id] = (lambda rgb, hints, m=model: colorize(
             rgb, m, hints=hints, render_size=size, fit="stretch"))
     results: dict[str, dict] = {name: {} for name in runners}

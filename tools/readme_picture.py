@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--height", type=int, default=300, help="row height in pixels")
     parser.add_argument("-o", "--output", type=Path, required=True)
     args = parser.parse_args(argv)
-    models = [load_model(m, device="cpu") for m in args.models]
+    models = [load_model(m, device="cpu", variant="exact") for m in args.models]
     rows = [row(p, models, args.height) for p in args.photos]
     width = max(sum(t.width for t in r) for r in rows)
     sheet = Image.new("RGB", (width, (args.height + 6) * len(rows) - 6), "white")

@@ -36,7 +36,7 @@ from .logs import log_to_file
 from .model import Model, load_model
 from .options import BOOL, CHOICE, IMAGE, INSTALL, OPTIONS, PIPELINE, SESSION, Option
 from .pipeline import colorize
-from .registry import ModelSpec, get_spec, list_models, manifest_problems
+from .registry import Catalogue, ModelSpec
 from .session import describe_device, max_threads
 
 log = logging.getLogger("colorize_ai.cli")
@@ -112,9 +112,10 @@ def _values(args: argparse.Namespace, target: str) -> dict:
             if o.target == target and o.kind != IMAGE}
 
 
-def list_models_table(device: str) -> str:
-    specs = list_models()
-    fast = [v for v in list_models(variants=True) if v.variant_of and v.installed]
+def list_models_table(device: str, catalogue: Catalogue | None = None) -> str:
+    catalogue = catalogue or Catalogue.read()
+    specs = catalogue.models()
+    fast = [v for v in catalogue.models(variants=True) if v.variant_of and v.installed]
     provider = describe_device(device)
     rows = [("ID", "NAME", "INSTALLED", "SIZE", "LICENCE", "RUNS ON")]
     for s in specs:
@@ -271,7 +272,7 @@ def _output_path(job: Job, out_dir: Path | None, model_id: str, fmt: str) -> Pat
     return folder / f"{job.stem or job.source.stem}_{model_id}{FORMATS[fmt]}"
 
 
-def _colorize_one(job: Job, models: list[Model], args: argparse.Namespace, bar: Bar) -> bool:
+def _colorize_file(job: Job, models: list[Model], args: argparse.Namespace, bar: Bar) -> bool:
     photo: Photo | None = None
     hints: np.ndarray | None = None
     ok = True
@@ -306,8 +307,8 @@ def _colorize_one(job: Job, models: list[Model], args: argparse.Namespace, bar: 
         except FileExistsError:
             bar.say(f"skipped: {target} exists (use --overwrite to replace it)")
             continue
-        variant = f" {model.spec.precision}" if model.spec.variant_of else ""
-        bar.say(f"{job.source} -> {target} ({model.spec.base_id}{variant}, {model.provider}, "
+        precision = f" {model.spec.precision}" if model.spec.is_variant else ""
+        bar.say(f"{job.source} -> {target} ({model.spec.base_id}{precision}, {model.provider}, "
                 f"{time.perf_counter() - start:.1f} s)")
     return ok
 
@@ -373,14 +374,14 @@ class Interrupted(KeyboardInterrupt):
         self.code = code
 
 
-def _pick_models(args: argparse.Namespace) -> list[ModelSpec]:
+def _pick_models(args: argparse.Namespace, catalogue: Catalogue) -> list[ModelSpec]:
     if args.all_models:
-        specs = [s for s in list_models() if s.installed]
+        specs = [s for s in catalogue.models() if s.installed]
         if not specs:
-            get_spec(None)  # raises the "no model is installed" error
+            catalogue.spec(None)  # raises the "no model is installed" error
         return specs
     hints = args.hints is not None or args.hints_dir is not None
-    return [get_spec(args.model, hints=hints and not args.model)]
+    return [catalogue.spec(args.model, hints=hints and not args.model)]
 
 
 def _check_usage(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
@@ -410,10 +411,11 @@ def main(argv: list[str] | None = None) -> int:
     _stop_on_sigterm()
 
     try:
-        for problem in manifest_problems():  # the other models stay usable
+        catalogue = Catalogue.read()  # every manifest, read once for the whole run
+        for _, problem in catalogue.problems:  # the other models stay usable
             print(f"warning: {problem}", file=sys.stderr)
         if args.list_models:
-            print(list_models_table(args.device))
+            print(list_models_table(args.device, catalogue))
             return EXIT_OK
         _check_usage(args, parser)
         _check_output_folder(parser, args.output)
@@ -424,10 +426,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"error: cannot create the output folder {args.output} "
                       f"({exc.strerror})", file=sys.stderr)
                 return EXIT_FAILED
-        specs = _pick_models(args)
+        specs = _pick_models(args, catalogue)
         session = _values(args, SESSION)
         session["threads"] = session["threads"] or None
-        models = [load_model(s, **session) for s in specs]
+        models = [load_model(s, catalogue=catalogue, **session) for s in specs]
         for model in models:
             model.input_dims(1, 1, args.render_size)  # a render size it cannot take: exit 2
     except (ModelUnknown, BadRequest) as exc:
@@ -443,7 +445,7 @@ def main(argv: list[str] | None = None) -> int:
         if model.info.warning:
             print(f"warning: {model.info.warning}", file=sys.stderr)
 
-    jobs, notes = collect_inputs(args.inputs, {s.id for s in list_models()}, args.recursive,
+    jobs, notes = collect_inputs(args.inputs, {s.id for s in catalogue.models()}, args.recursive,
                                  args.output)
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
@@ -455,7 +457,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             if job.error:
                 raise BadInput(job.error)
-            if not _colorize_one(job, models, args, bar):
+            if not _colorize_file(job, models, args, bar):
                 failed += 1
         except ColorizeError as exc:
             failed += 1

@@ -132,7 +132,7 @@ class Raw(object):
                 "channels": self.channels, "dtype": self.dtype}
 
 
-def colorize(config_dir, image, models, options, images=None, progress=None):
+def colorize_in_worker(config_dir, image, models, options, images=None, progress=None):
     """What a front end runs: the worker named in config_dir/config.json on `image` (Raw),
     for each model, with the run options (options.py names) and image options ({name: Raw});
     the responses, each with its result's pixels. WorkerError on any failure."""
@@ -151,7 +151,7 @@ def colorize(config_dir, image, models, options, images=None, progress=None):
 def layer_name(response):
     """The new layer's name: the model's, and the precision when a fast copy ran."""
     name = response.get("model_name") or response.get("model")
-    if response.get("variant") == "fast":
+    if response.get("fast_copy"):
         name = "%s, %s" % (name, response.get("precision"))
     return "Colorized (%s)" % name
 

@@ -106,7 +106,7 @@ def read_pixels(layer, precision):
     return raw, fmt
 
 
-def colorize(config, image, layer, models, hints):
+def worker_responses(config, image, layer, models, hints):
     """Run the worker; the responses (each with its result's pixels). Changes nothing."""
     raw, fmt = read_pixels(layer, image.get_precision())
     values = dict((o.name, config.get_property(o.gimp_name)) for o in GIMP_OPTIONS
@@ -115,8 +115,8 @@ def colorize(config, image, layer, models, hints):
     label = f"Colorizing with {len(models)} models" if len(models) > 1 else "Colorizing"
     Gimp.progress_init(label + "...")
     try:
-        responses = client.colorize(PLUGIN_DIR, raw, models, values, images,
-                                    progress=Gimp.progress_update)
+        responses = client.colorize_in_worker(PLUGIN_DIR, raw, models, values, images,
+                                              progress=Gimp.progress_update)
     except client.WorkerError as exc:
         raise Failure(exc.message) from None
     Gimp.progress_update(1.0)
@@ -193,7 +193,7 @@ def run(procedure, run_mode, image, drawables, config, data):
                               "layer or clear the selection.", Gimp.PDBStatusType.CALLING_ERROR)
             mask_selection = True
         hints = config.get_property("hints")
-        responses, fmt = colorize(config, image, source, models, hints)
+        responses, fmt = worker_responses(config, image, source, models, hints)
         apply_results(image, source, responses, fmt, mask_selection, hints)
         for warning in sorted({r["warning"] for r in responses if r.get("warning")}):
             Gimp.message(warning)  # e.g. CUDA was asked for but the CPU ran the model

@@ -7,10 +7,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import BadRequest, ModelCorrupt, ModelUnknown
+from .errors import BadRequest, ModelCorrupt
 from .families import Family, HintCells
-from .registry import ModelSpec, choose_variant, get_spec, read_checked
-from .session import CUDA, SessionInfo, create_session, planned_device
+from .registry import DEFAULT_VARIANT, Catalogue, ModelSpec, read_checked
+from .session import (
+    CUDA,
+    DEFAULT_DEVICE,
+    DevicePlan,
+    SessionInfo,
+    create_session,
+    plan_device,
+)
 
 RENDER_LIMIT = 4  # the largest render size, in multiples of the model's own input size
 
@@ -20,12 +27,14 @@ class Model:
     spec: ModelSpec  # the file that runs: the model itself or one of its fast variants
     family: Family
     info: SessionInfo
-    base: ModelSpec | None = None  # the model itself, when `spec` is one of its variants
+    # The model itself: `spec`, or the model `spec` is a fast variant of (`spec` again when
+    # that model is not in the folders searched).
+    base: ModelSpec
 
     @property
     def name(self) -> str:
         """The model's own name, also when a variant runs."""
-        return (self.base or self.spec).name
+        return self.base.name
 
     @property
     def max_render_size(self) -> int:
@@ -106,36 +115,33 @@ def _check_signature(spec: ModelSpec, family: Family, session: object) -> None:
                            f"'{spec.id}': {'; '.join(problems)}.")
 
 
-def _open(spec: ModelSpec, device: str, threads: int | None, strict_device: bool) -> Model:
+def _open(spec: ModelSpec, base: ModelSpec, device: DevicePlan, threads: int | None,
+          strict_device: bool) -> Model:
     data = read_checked(spec)
     family = spec.make_family()
     info = create_session(spec.path, device=device, threads=threads, strict_device=strict_device,
                           data=data, digest=spec.sha256.lower())
     del data  # the session holds what it needs
     _check_signature(spec, family, info.session)
-    return Model(spec=spec, family=family, info=info)
+    return Model(spec=spec, family=family, info=info, base=base)
 
 
-def load_model(model: str | ModelSpec | None = None, device: str = "auto",
+def load_model(model: str | ModelSpec | None = None, device: str = DEFAULT_DEVICE,
                threads: int | None = None, strict_device: bool = False,
-               folders: list[str | os.PathLike] | None = None, variant: str = "exact") -> Model:
+               folders: list[str | os.PathLike] | None = None, variant: str = DEFAULT_VARIANT,
+               catalogue: Catalogue | None = None) -> Model:
     """Find, check and open a model by id (None: the default installed model).
 
-    variant: "exact" (the model itself), "fast" (its int8 or fp16 copy for the device) or
-    "auto" (the fast copy where its measured fidelity allows, else the exact model)."""
-    spec = model if isinstance(model, ModelSpec) else get_spec(model, folders)
-    chosen = choose_variant(spec, variant, planned_device(device), folders)
-    opened = _open(chosen, device, threads, strict_device)
+    variant (the option's policy; default options.py's): "exact" (the model itself), "fast"
+    (its int8 or fp16 copy for the device) or "auto" (the fast copy where its measured
+    fidelity allows, else the exact model). catalogue: the manifests of `folders` when the
+    caller has already read them; otherwise they are read here, once."""
+    plan = plan_device(device)  # the device is checked here, once
+    catalogue = catalogue or Catalogue.read(folders)
+    spec = model if isinstance(model, ModelSpec) else catalogue.spec(model)
+    chosen = catalogue.choose(spec, variant, plan.target)
+    base = spec if chosen is not spec else catalogue.base_of(chosen)
+    opened = _open(chosen, base, plan, threads, strict_device)
     if variant == "auto" and chosen.device == "cuda" and opened.provider != CUDA:
-        return _open(spec, device, threads, strict_device)  # fp16 is for a GPU that did not start
-    if chosen.variant_of:
-        opened.base = spec if chosen is not spec else _base_of(chosen, folders)
+        return _open(spec, spec, plan, threads, strict_device)  # fp16 for a GPU that did not start
     return opened
-
-
-def _base_of(variant: ModelSpec, folders: list[str | os.PathLike] | None) -> ModelSpec | None:
-    """The model a variant asked for by its own id was made from, if it is in `folders`."""
-    try:
-        return get_spec(variant.variant_of, folders)
-    except ModelUnknown:
-        return None

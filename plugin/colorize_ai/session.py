@@ -16,6 +16,7 @@ from .options import BY_NAME, INSTALL
 log = logging.getLogger(__name__)
 
 DEVICES = BY_NAME["device"].values
+DEFAULT_DEVICE = BY_NAME["device"].default
 CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
 THREADS_PER_CORE = 4
@@ -59,22 +60,32 @@ def _providers(device: str, available: list[str]) -> tuple[list, str | None]:
     return [CPU], None
 
 
-def _check_device(device: str) -> None:
+@dataclass(frozen=True)
+class DevicePlan:
+    """A device option, checked, and the providers a session for it will ask for."""
+
+    device: str  # "auto", "cuda" or "cpu", as asked
+    providers: tuple  # for ONNX Runtime, in order of preference
+    warning: str | None  # why the device asked for cannot even be asked for
+
+    @property
+    def target(self) -> str:
+        """"cuda" or "cpu": where sessions will be asked to run (CUDA may still fail to
+        start; create_session says so)."""
+        return "cpu" if self.providers[0] == CPU else "cuda"
+
+
+def plan_device(device: str) -> DevicePlan:
+    """The plan for a device option; DeviceError for an unknown one."""
     if device not in DEVICES:
         raise DeviceError(f"Unknown device '{device}' (choose one of {', '.join(DEVICES)}).")
-
-
-def planned_device(device: str) -> str:
-    """"cuda" or "cpu": where a session for `device` will be asked to run (CUDA may still
-    fail to start; create_session says so)."""
-    _check_device(device)
-    providers, _ = _providers(device, runtime().get_available_providers())
-    return "cuda" if providers[0] != CPU else "cpu"
+    providers, warning = _providers(device, runtime().get_available_providers())
+    return DevicePlan(device, tuple(providers), warning)
 
 
 def describe_device(device: str) -> str:
     """Where a model would run, in words (CUDA may still fail to start)."""
-    return "CUDA (if it starts)" if planned_device(device) == "cuda" else "CPU"
+    return "CUDA (if it starts)" if plan_device(device).target == "cuda" else "CPU"
 
 
 def max_threads() -> int:
@@ -111,17 +122,19 @@ def _load(ort: object, path: Path, data: bytes | None, options: object, provider
         shutil.rmtree(nowhere, ignore_errors=True)
 
 
-def create_session(path: str | os.PathLike, device: str = "auto", threads: int | None = None,
-                   strict_device: bool = False, data: bytes | None = None,
-                   digest: str | None = None) -> SessionInfo:
-    """An InferenceSession for `path` on `device` ("auto", "cuda" or "cpu"), cached per process.
+def create_session(path: str | os.PathLike, device: str | DevicePlan = DEFAULT_DEVICE,
+                   threads: int | None = None, strict_device: bool = False,
+                   data: bytes | None = None, digest: str | None = None) -> SessionInfo:
+    """An InferenceSession for `path` on `device` ("auto", "cuda" or "cpu", or a plan_device
+    already made), cached per process.
 
     With `data` (the file's checked bytes, `digest` their sha256) the session is made from
     those bytes and cached by their digest; else from the file, cached by its size and time.
     With device "cuda" and no working CUDA provider: a warning and the CPU, or DeviceError when
     `strict_device` is set. "auto" uses CUDA when it really starts, else the CPU, quietly.
     """
-    _check_device(device)
+    plan = device if isinstance(device, DevicePlan) else plan_device(device)
+    device = plan.device
     _check_threads(threads)
     path = Path(path)
     if data is not None:
@@ -134,7 +147,7 @@ def create_session(path: str | os.PathLike, device: str = "auto", threads: int |
         return _CACHE[key]
 
     ort = runtime()
-    providers, warning = _providers(device, ort.get_available_providers())
+    providers, warning = list(plan.providers), plan.warning
     if warning and strict_device:
         raise DeviceError(warning.replace("; running on the CPU.", "."))
     options = ort.SessionOptions()

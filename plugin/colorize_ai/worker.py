@@ -137,7 +137,7 @@ def colorize_request(request: dict, emit: Emit) -> dict:
     timings.update(load=load_time, total=time.perf_counter() - start)
     response = {"id": _short(request.get("id")), "ok": True, "output": output,
                 "channels": result.shape[2], "model": model.spec.base_id,
-                "model_name": model.name, "variant": model.spec.variant,
+                "model_name": model.name, "fast_copy": model.spec.is_variant,
                 "precision": model.spec.precision, "provider": model.provider,
                 "timings": {k: round(v, 4) for k, v in timings.items()}}
     if model.info.warning:

@@ -169,7 +169,7 @@ def add_layers(image, source, responses, mask_selection, hints):
         pdb.gimp_image_undo_group_end(image)
 
 
-def colorize_ai(image, drawable, *values):
+def run(image, drawable, *values):
     try:
         names = [p[1] for p in params()]
         args = dict(zip(names, values))
@@ -187,7 +187,7 @@ def colorize_ai(image, drawable, *values):
         pixels, channels = rgb_pixels(image, drawable)
         images = {"hints": hints_pixels(image, drawable, hints)} if hints is not None else {}
         gimp.progress_init("Colorizing...")
-        responses = client.colorize(
+        responses = client.colorize_in_worker(
             SUPPORT, client.Raw(pixels, drawable.width, drawable.height, channels, "uint8"),
             model_ids, run_options, images, progress=gimp.progress_update)
         add_layers(image, drawable, responses, mask_selection, hints)
@@ -211,7 +211,7 @@ register(
     "RGB*, GRAY*, INDEXED*",
     [(PF_IMAGE, "image", "Image", None), (PF_DRAWABLE, "drawable", "Layer", None)] + params(),
     [],
-    colorize_ai,
+    run,
     menu="<Image>/Filters",
 )
 

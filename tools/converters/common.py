@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from toolbox import sha256_file
 
 CONVERTER_VERSION = "1"
 MANIFEST_FORMAT = 1
@@ -31,14 +32,6 @@ class SourceFile:
     mirrors: tuple[str, ...] = ()  # tried in order when `url` answers 404
     min_size: int = 0
     max_size: int = 0
-
-
-def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def source_metadata(family: str, files: list[Path]) -> dict[str, Any]:

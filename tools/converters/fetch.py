@@ -14,7 +14,6 @@ download's .part stays in the cache, to be resumed.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import http.client
 import os
 import socket
@@ -28,6 +27,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import numpy as np
+
+from toolbox import Progress, sha256_file, size_text
 
 from . import siggraph17, zhang
 from .common import ConversionError, SourceFile, save_model
@@ -75,47 +76,6 @@ def default_dest() -> Path:
 
 def default_cache() -> Path:
     return Path(_engine_folders().user_data_dir()) / "downloads"
-
-
-class Progress:
-    """A one-line progress bar on a terminal; a line per quarter otherwise."""
-
-    def __init__(self, name: str, total: int, stream: TextIO | None) -> None:
-        self.name, self.total, self.stream = name, total, stream
-        self.tty = bool(stream is not None and stream.isatty())
-        self.last = 0.0
-        self.quarter = -1
-
-    def update(self, done: int, final: bool = False) -> None:
-        if self.stream is None:
-            return
-        fraction = done / self.total if self.total else 1.0
-        if self.tty:
-            now = time.monotonic()
-            if not final and now - self.last < 0.1:
-                return
-            self.last = now
-            bar = "#" * int(30 * fraction)
-            self.stream.write(
-                f"\r{self.name}  {fraction:4.0%} |{bar:<30}| {_size(done)} of {_size(self.total)}"
-                + ("\n" if final else "")
-            )
-        elif int(fraction * 4) > self.quarter:
-            self.quarter = int(fraction * 4)
-            self.stream.write(f"{self.name}: {fraction:.0%} of {_size(self.total)}\n")
-        self.stream.flush()
-
-
-def _size(n: int) -> str:
-    return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.1f} kB"
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _body_span(response: Any, offset: int) -> tuple[int, int | None]:
@@ -213,7 +173,7 @@ def download(url: str, part: Path, size: int, progress: Progress,
         except urllib.error.URLError as exc:
             raise FetchError(f"cannot reach {url}: {exc.reason}") from None
         except (Stalled, socket.timeout, TimeoutError):
-            failure = f"stalled (less than {_size(STALL_BYTES)} in {_duration(STALL_S)})"
+            failure = f"stalled (less than {size_text(STALL_BYTES)} in {_duration(STALL_S)})"
         except (http.client.IncompleteRead, ConnectionError):
             failure = "was cut short"  # the connection dropped mid-way: resume from what arrived
         except OSError as exc:
@@ -252,7 +212,7 @@ def fetch_file(
     is not published."""
     final = cache / source.name
     if final.exists() and source.sha256:
-        if final.stat().st_size == source.size and _sha256(final) == source.sha256:
+        if final.stat().st_size == source.size and sha256_file(final) == source.sha256:
             return final
     elif final.exists():
         _check_unpinned(final, check, str(final))
@@ -260,14 +220,14 @@ def fetch_file(
     part = cache / f"{source.name}.part"
     for i, url in enumerate(urls):
         try:
-            download(url, part, source.size, Progress(source.name, source.size, stream),
-                     (source.min_size, source.max_size))
+            bar = Progress(source.name, source.size, stream, in_bytes=True)
+            download(url, part, source.size, bar, (source.min_size, source.max_size))
             break
         except NotFound:
             if i == len(urls) - 1:
                 raise
     if source.sha256:
-        digest = _sha256(part)
+        digest = sha256_file(part)
         if digest != source.sha256:
             part.unlink(missing_ok=True)
             raise FetchError(

@@ -7,7 +7,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .common import CONVERTER_VERSION, save_model, set_metadata, sha256_file
+from toolbox import sha256_file
+
+from .common import CONVERTER_VERSION, save_model, set_metadata
 from .subpixel import rewrite as subpixel_rewrite
 from .winograd import rewrite as winograd_rewrite
 

@@ -19,13 +19,16 @@ import argparse
 import dataclasses
 import json
 import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .common import ConversionError, save_model, set_metadata, sha256_file
+from toolbox import Progress, sha256_file
+
+from .common import ConversionError, save_model, set_metadata
 from .subpixel import int8_interleave
 from .winograd import METADATA_KEY as WINOGRAD_KEY
 from .winograd import restore as winograd_restore
@@ -60,14 +63,11 @@ def read_photos(folder: str | os.PathLike, limit: int = 0, max_side: int = MAX_S
 
 
 def model_feeds(model: Any, rgb: np.ndarray) -> dict[str, np.ndarray]:
-    """The model's inputs for a photo at its default size, as colorize() makes them."""
-    import cv2
+    """The model's inputs for a photo with the engine's default options: the engine's own
+    input preparation (pipeline.model_input), so calibration sees what colorize() feeds."""
+    from colorize_ai.pipeline import model_input
 
-    from colorize_ai.lab import rgb_to_lab
-
-    rows, cols = model.input_dims(*rgb.shape[:2])
-    small = cv2.resize(rgb, (cols, rows), interpolation=cv2.INTER_AREA)
-    return model.family.feeds(rgb_to_lab(small.astype(np.float32) / 255.0)[..., 0])
+    return model.family.feeds(model_input(rgb, model))
 
 
 def _reader(model: Any, photos: list[np.ndarray]) -> Any:
@@ -76,10 +76,14 @@ def _reader(model: Any, photos: list[np.ndarray]) -> Any:
     class PhotoReader(CalibrationDataReader):
         def __init__(self) -> None:
             self._photos = iter(photos)
+            self._bar = Progress("calibrating", len(photos), sys.stderr)
 
         def get_next(self) -> dict[str, np.ndarray] | None:
             rgb = next(self._photos, None)
-            return None if rgb is None else model_feeds(model, rgb)
+            if rgb is None:
+                return None
+            self._bar.step()
+            return model_feeds(model, rgb)
 
     return PhotoReader()
 
@@ -156,7 +160,9 @@ def fidelity(reference: Any, variant: Any, photos: list[np.ndarray]) -> dict[str
     from colorize_ai.pipeline import colorize
 
     deltas = []
+    bar = Progress("measuring fidelity", len(photos), sys.stderr)
     for rgb in photos:
+        bar.step()
         a, b = colorize(rgb, reference), colorize(rgb, variant)
         deltas.append(deltaE_ciede2000(rgb2lab(a), rgb2lab(b)).ravel())
     d = np.concatenate(deltas)
@@ -189,7 +195,7 @@ def make_variant(model_id: str, precision: str, test: str | os.PathLike,
         raise ConversionError("int8 needs --calibration, a folder of photos")
     try:
         spec = get_spec(model_id, None if models is None else [models])
-        reference = load_model(spec, device="cpu")
+        reference = load_model(spec, device="cpu", variant="exact")
     except ColorizeError as exc:
         raise ConversionError(str(exc)) from None
     test_photos = read_photos(test)
@@ -212,7 +218,8 @@ def make_variant(model_id: str, precision: str, test: str | os.PathLike,
         onnx.save(proto, tmp)
         trial = dataclasses.replace(spec, id=variant_id, folder=out_dir, file=Path(tmp).name,
                                     sha256=sha256_file(tmp))
-        measured = fidelity(reference, load_model(trial, device="cpu"), test_photos)
+        trial_model = load_model(trial, device="cpu", variant="exact")
+        measured = fidelity(reference, trial_model, test_photos)
     finally:
         os.unlink(tmp)
     measured["test_photos"] = Path(test).name
