@@ -82,7 +82,9 @@ def cached(colorizer, folder: Path | None, key: str):
         return np.asarray(Image.open(path).convert("RGB"))
     out = colorizer()
     folder.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(out).save(path)
+    part = path.with_suffix(".part.png")  # a run stopped while writing leaves no broken PNG
+    Image.fromarray(out).save(part)
+    part.replace(path)
     return out
 
 
