@@ -22,13 +22,14 @@ measures how the model's ab is enlarged to the photo, at the photos' full resolu
 (upsampling_eval.py; --originals finds each prepared photo's original through the index.json
 beside --images): writes out/upsampling_evaluation.json, out/images/edge_crop.png and its
 section of out/EVALUATION.md. With --tune (on the validation photos) it prints the PSNR of
-every edge-aware setting of --radius x --eps x --power instead.
+every edge-aware setting of --radius x --eps x --power x --kernel instead.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -222,6 +223,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--radius", type=int, nargs="+", default=[1])
     parser.add_argument("--eps", type=float, nargs="+", default=[800.0, 1600.0, 3200.0])
     parser.add_argument("--power", type=float, nargs="+", default=[2.0])
+    parser.add_argument("--kernel", nargs="+", default=["bicubic"],
+                        choices=["bicubic", "bilinear"])
     args = parser.parse_args(argv)
     from colorize_ai.errors import ColorizeError
 
@@ -243,10 +246,9 @@ def main(argv: list[str] | None = None) -> int:
     import upsampling_eval
 
     doc = args.out / "EVALUATION.md"
-    kept = upsampling_eval.section_of(doc)  # --upsampling's section outlives a rewrite
-    doc.write_text(markdown(summary, args.title), encoding="utf-8")
-    if kept:
-        upsampling_eval.splice(doc, kept)
+    kept = upsampling_eval.tail_of(doc)  # --upsampling's section and notes outlive a rewrite
+    doc.write_text(markdown(summary, args.title) + ("\n" + kept if kept else ""),
+                   encoding="utf-8")
     contact_sheet(photos, outputs).save(args.out / "contact_sheet.png", optimize=True)
     print(markdown(summary, args.title))
     return 0
@@ -285,7 +287,7 @@ def evaluate_upsampling(args: argparse.Namespace, argv: list[str] | None) -> int
         photos = upsampling_eval.photo_files(args.images, args.originals, args.limit)
         if args.tune:
             upsampling_eval.tune(photos, model_id, args.radius, args.eps, args.power,
-                                 args.folders)
+                                 args.kernel, args.folders)
             return 0
         summary = upsampling_eval.run(photos, model_id, args.folders)
         crop = upsampling_eval.edge_crop(photos, summary, model_id, args.folders)
@@ -296,7 +298,9 @@ def evaluate_upsampling(args: argparse.Namespace, argv: list[str] | None) -> int
     crop.save(args.out / "images" / "edge_crop.png", optimize=True)
     (args.out / "upsampling_evaluation.json").write_text(json.dumps(summary, indent=1) + "\n",
                                                          encoding="utf-8")
-    words = sys.argv[1:] if argv is None else argv
+    work = os.environ.get("WORK")  # the docs' name for the work folder
+    words = [w.replace(work, "$WORK", 1) if work and w.startswith(work) else w
+             for w in (sys.argv[1:] if argv is None else argv)]
     command = "python3 tools/evaluate.py " + " ".join(words)
     section = upsampling_eval.markdown(summary, command, "images/edge_crop.png")
     upsampling_eval.splice(args.out / "EVALUATION.md", section)

@@ -22,7 +22,7 @@ from PIL import Image
 from evaluate import SUFFIXES
 from evaluate import EvaluationError as UpsamplingError
 
-METHODS = ("bilinear", "bicubic", "edge-aware")
+METHODS = ("bilinear", "bicubic", "edge-aware", EDGE_BILINEAR := "edge-aware, bilinear base")
 TARGET_ORACLE_GAIN = 0.5  # dB over bilinear (issue 15)
 BIG_MP = 2.0  # "big" photos: enlarged about 5x or more from the model's 256 px
 CROP = 160  # side of the 100 % crops, pixels
@@ -87,7 +87,14 @@ def oracle_ab(rgb: np.ndarray, rows: int, cols: int) -> np.ndarray:
 
 def measure_photo(rgb: np.ndarray, model, methods=METHODS) -> dict:
     """Oracle and model PSNR of each method on one photo."""
+    from colorize_ai import upsample
     from colorize_ai.pipeline import compose, model_input, predict
+
+    def enlarge(ab: np.ndarray, method: str, small_l: np.ndarray | None = None) -> np.ndarray:
+        if method == EDGE_BILINEAR:  # the default settings but for the kernel
+            return compose(rgb, ab, "edge-aware", small_l=small_l,
+                           guided=upsample.DEFAULT._replace(kernel="bilinear"))
+        return compose(rgb, ab, method, small_l=small_l)
 
     rows, cols = model.input_dims(*rgb.shape[:2], 0, keep_aspect=True)
     truth_ab = oracle_ab(rgb, rows, cols)
@@ -95,8 +102,8 @@ def measure_photo(rgb: np.ndarray, model, methods=METHODS) -> dict:
     model_ab = predict(model, small_l)
     row = {"megapixels": rgb.shape[0] * rgb.shape[1] / 1e6, "ab": [rows, cols]}
     for method in methods:
-        row[f"oracle {method}"] = psnr(rgb, compose(rgb, truth_ab, method))
-        row[f"model {method}"] = psnr(rgb, compose(rgb, model_ab, method, small_l=small_l))
+        row[f"oracle {method}"] = psnr(rgb, enlarge(truth_ab, method))
+        row[f"model {method}"] = psnr(rgb, enlarge(model_ab, method, small_l))
     return row
 
 
@@ -166,16 +173,13 @@ def _settings() -> str:
     from colorize_ai import upsample
 
     d = upsample.DEFAULT
-    return f"radius {d.radius}, eps {d.eps:g} / enlargement^{d.power:g}"
+    return f"radius {d.radius}, eps {d.eps:g} / enlargement^{d.power:g}, {d.kernel} base"
 
 
-def section_of(doc: Path) -> str | None:
-    """The section as it stands in doc, if it is there."""
+def tail_of(doc: Path) -> str | None:
+    """The section and the hand-written notes after it (to the end of doc), if there."""
     text = doc.read_text("utf-8") if doc.exists() else ""
-    if SECTION_START not in text or SECTION_END not in text:
-        return None
-    return SECTION_START + text.split(SECTION_START, 1)[1].split(SECTION_END, 1)[0] + (
-        SECTION_END + "\n")
+    return SECTION_START + text.split(SECTION_START, 1)[1] if SECTION_START in text else None
 
 
 def splice(doc: Path, section: str) -> None:
@@ -222,7 +226,8 @@ def edge_crop(photos: list[tuple[str, Path]], summary: dict, model_id: str | Non
 
 
 def tune(photos: list[tuple[str, Path]], model_id: str | None, radii: list[int],
-         epss: list[float], powers: list[float], folders=None) -> list[dict]:
+         epss: list[float], powers: list[float], kernels: list[str],
+         folders=None) -> list[dict]:
     """Oracle and model PSNR (means over the photos) for every setting, and bilinear's."""
     from colorize_ai import upsample
     from colorize_ai.model import load_model
@@ -243,8 +248,8 @@ def tune(photos: list[tuple[str, Path]], model_id: str | None, radii: list[int],
 
     results = [{"setting": "bilinear", **mean_psnr("bilinear")}]
     print(json.dumps(results[-1]), flush=True)
-    for radius, eps, power in itertools.product(radii, epss, powers):
-        settings = upsample.Settings(radius, eps, power)
+    for radius, eps, power, kernel in itertools.product(radii, epss, powers, kernels):
+        settings = upsample.Settings(radius, eps, power, kernel)
         results.append({"setting": list(settings), **mean_psnr("edge-aware", settings)})
         print(json.dumps(results[-1]), flush=True)
     return results

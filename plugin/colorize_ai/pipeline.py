@@ -150,7 +150,7 @@ def compose(image: np.ndarray, ab: np.ndarray, interpolation: str = DEFAULT_INTE
     colour, alpha = channels >= 3, channels in (2, 4)
     scale = FULL_SCALE[image.dtype]
     if interpolation == EDGE_AWARE:
-        grid = _edge_grid(image, ab, colour, small_l, guided)
+        tall = upsample.tall(_edge_grid(image, ab, colour, small_l, guided), height, guided)
     else:
         flag = INTERPOLATIONS[interpolation]
         # Separable resize, vertical pass first (small: photo height x ab width); the
@@ -165,9 +165,8 @@ def compose(image: np.ndarray, ab: np.ndarray, interpolation: str = DEFAULT_INTE
         l_band = _full_l(image[y0:y1], colour)
         if interpolation == EDGE_AWARE:
             if not hasattr(scratch, "planes"):
-                scratch.planes = np.empty((len(grid), band, width), np.float32)
-            planes = upsample.rows_of(grid, y0, y1, height, width,
-                                      scratch.planes[:, :y1 - y0])
+                scratch.planes = np.empty((len(tall), band, width), np.float32)
+            planes = upsample.rows_of(tall, y0, y1, width, guided, scratch.planes[:, :y1 - y0])
             ab_planes = upsample.apply(planes, l_band)
         else:
             ab_planes = (cv2.resize(tall[y0:y1], (width, y1 - y0), interpolation=flag),)

@@ -6,13 +6,14 @@ the slope a fitted by least squares on the model's ab and the photo's L at the m
 Enlarging loses the detail finer than the grid in both ab and L; the photo still has its L
 detail, so it is put back into ab through the slope:
 
-    ab = bilinear(ab) + bilinear(a) * (L - bilinear(L at the model's size))
+    ab = enlarged(ab) + bilinear(a) * (L - enlarged(L at the model's size))
 
-Where the photo is smooth, L equals its enlarged small copy and the result is the plain
-bilinear enlargement (the guided filter's own output would be blurred by its windows). At an
-edge whose two sides differ in colour, the slope turns the photo's sharp step of L into a
-sharp step of colour. The grid holds five planes (ab, small L, slope) enlarged together, and
-each row of the result needs only two rows of the grid, so the photo is done in bands.
+ab and the small L are enlarged by the same kernel (bicubic), so where the photo is smooth
+L equals its enlarged small copy and the result is the plain enlargement (the guided
+filter's own output would be blurred by its windows). At an edge whose two sides differ in
+colour, the slope turns the photo's sharp step of L into a sharp step of colour. The five
+planes (ab, small L, slope) are enlarged as the other interpolations are: vertically first
+(photo height x grid width), then band by band horizontally, which maps rows to rows.
 """
 
 from __future__ import annotations
@@ -30,11 +31,12 @@ class Settings(NamedTuple):
     (tools/evaluate.py --upsampling --tune, docs/EVALUATION.md)."""
 
     radius: int = 1  # the window's radius, in pixels of the model's grid
-    eps: float = 1600.0  # regularisation, in L units squared, for an enlargement of 1: a
+    eps: float = 6400.0  # regularisation, in L units squared, for an enlargement of 1: a
     # window whose L varies less than this gets a smaller slope (less of the L texture)
     power: float = 2.0  # eps / enlargement ** power: little enlargement keeps close to
-    # bilinear (the photo's own colour, JPEG's half-size chroma, has no finer detail
+    # the plain one (the photo's own colour, JPEG's half-size chroma, has no finer detail
     # either), a large one follows the photo's edges
+    kernel: str = "bicubic"  # of ab and the small L: "bicubic" or "bilinear"
 
 
 DEFAULT = Settings()
@@ -63,25 +65,27 @@ def fit(small_l: np.ndarray, ab: np.ndarray, pixels: int,
                      slope[..., 1]])
 
 
-def rows_of(grid: np.ndarray, y0: int, y1: int, height: int, width: int,
-            out: np.ndarray | None = None) -> np.ndarray:
-    """The grid's planes enlarged bilinearly to rows y0..y1 of a height x width photo
-    (5 x (y1 - y0) x width, written into `out` if given: reusing it saves the page faults
-    of fresh memory, which cost more than the resizing). Pixel centres map as in
-    cv2.resize, and a band's rows are the same whatever the bands (the horizontal resize
-    maps rows to rows)."""
-    rows = grid.shape[1]
-    y = (np.arange(y0, y1, dtype=np.float64) + 0.5) * (rows / height) - 0.5
-    y = np.clip(y, 0, rows - 1)
-    top = y.astype(np.intp)  # floor: y >= 0
-    below = np.minimum(top + 1, rows - 1)
-    w = (y - top).astype(np.float32)[:, None]
+def _flags(settings: Settings) -> tuple[int, ...]:
+    base = {"bicubic": cv2.INTER_CUBIC, "bilinear": cv2.INTER_LINEAR}[settings.kernel]
+    return (base, base, base, cv2.INTER_LINEAR, cv2.INTER_LINEAR)  # slopes: no overshoot
+
+
+def tall(grid: np.ndarray, height: int, settings: Settings = DEFAULT) -> list[np.ndarray]:
+    """The vertical pass: each plane enlarged to the photo's height (height x cols)."""
+    cols = grid.shape[2]
+    return [cv2.resize(plane, (cols, height), interpolation=flag)
+            for plane, flag in zip(grid, _flags(settings))]
+
+
+def rows_of(planes: list[np.ndarray], y0: int, y1: int, width: int,
+            settings: Settings = DEFAULT, out: np.ndarray | None = None) -> np.ndarray:
+    """The horizontal pass for rows y0..y1 (5 x (y1 - y0) x width), written into `out` if
+    given: reusing it saves the page faults of fresh memory, which cost more than the
+    resizing. One plane at a time: OpenCV resizes single planes fastest."""
     if out is None:
-        out = np.empty((len(grid), y1 - y0, width), np.float32)
-    # One plane at a time: OpenCV resizes single planes fastest (five at once: 4x slower).
-    for plane, dst in zip(grid, out):
-        cv2.resize(plane[top] * (1 - w) + plane[below] * w, (width, y1 - y0), dst=dst,
-                   interpolation=cv2.INTER_LINEAR)
+        out = np.empty((len(planes), y1 - y0, width), np.float32)
+    for plane, dst, flag in zip(planes, out, _flags(settings)):
+        cv2.resize(plane[y0:y1], (width, y1 - y0), dst=dst, interpolation=flag)
     return out
 
 
