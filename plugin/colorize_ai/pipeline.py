@@ -199,6 +199,8 @@ def colorize(image: np.ndarray, model: Model, *, strength: float = 1.0, render_s
     render_size: the model's input side (0: its default), rounded to the model's multiple.
     fit: "keep-aspect" keeps the photo's proportions (its long side at the render size);
     "stretch" squashes it into a square, as the reference pipelines do.
+    interpolation: how the model's ab is enlarged to the photo: "edge-aware" (the default,
+    guided by the photo's own L: upsample.py), "bilinear" or "bicubic".
     hints: colour hints, H x W x 4 RGBA or H x W x 2 grey + alpha of any supported dtype; a
     pixel's alpha is its weight, its lightness is ignored (hints.py).
     """

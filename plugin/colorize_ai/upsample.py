@@ -23,7 +23,7 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
-_L_MID = np.float32(50.0)  # the guide is centred on it: float32 variances stay exact
+_L_MID = np.float32(50.0)  # L is centred on it: float32 variances keep their precision
 
 
 class Settings(NamedTuple):
