@@ -138,7 +138,8 @@ def markdown(summary: dict, command: str, image: str | None) -> str:
         "averaged over photos. *Oracle*: the photo's true ab shrunk to the default model's ab "
         f"size ({summary['model']}: long side 256) and enlarged back, which isolates the "
         "enlargement; *model*: the default model's own ab. Edge-aware settings "
-        f"{_settings()}, tuned on the validation photos (`--tune`).", "",
+        f"{_settings()}, tuned on the validation photos (`--tune`); *{EDGE_BILINEAR}*: the "
+        "same settings on the bilinear kernel, for comparison.", "",
         "    " + command, "",
         "| photos | method | oracle PSNR (dB) | vs bilinear | model PSNR (dB) | vs bilinear |",
         "|---|---|---|---|---|---|"]
