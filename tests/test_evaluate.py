@@ -122,3 +122,76 @@ def test_targets_say_met_or_not_with_the_numbers():
     assert "| PSNR >= grey + 1.0 dB | +7.00 dB | yes |" in text
     assert "| colourfulness >= 40% of ground truth | 30% | NO |" in text
     assert "| a.png | 20.00 | 27.00 |" in text
+
+
+def _edge_photos(folder: Path, count: int = 2) -> None:
+    """Photos with sharp colour edges on sharp edges of lightness: a red and a blue block."""
+    folder.mkdir(parents=True)
+    for i in range(count):
+        rgb = np.full((240, 320, 3), (30, 80, 30), np.uint8)  # L 30
+        rgb[60 + 10 * i:170, 50:150] = (250, 110, 90)  # L 62
+        rgb[100:230, 190 + 7 * i:300] = (110, 150, 250)  # L 63
+        Image.fromarray(rgb).save(folder / f"{i}.png")
+
+
+def test_upsampling_evaluation_writes_its_section_and_keeps_it(tmp_path, capsys):
+    tint_model(tmp_path / "models", 30.0, 40.0)
+    _edge_photos(tmp_path / "photos")
+    out = tmp_path / "docs"
+    args = ["--upsampling", "--images", str(tmp_path / "photos"), "--models", "tint",
+            "--folders", str(tmp_path / "models"), "--out", str(out)]
+    assert evaluate.main(args) == 0
+    summary = json.loads((out / "upsampling_evaluation.json").read_text())
+    mean = summary["groups"]["all"]["mean"]
+    assert summary["groups"]["all"]["images"] == 2 and "big" not in summary["groups"]
+    # the model's 64 px colour enlarged 5x: following the photo's edges wins by far
+    assert mean["oracle edge-aware"] > max(mean["oracle bicubic"], mean["oracle bilinear"]) + 1
+    assert mean["oracle edge-aware, bilinear base"] > mean["oracle bilinear"] + 1
+    with Image.open(out / "images" / "edge_crop.png") as crop:
+        assert crop.size == (3 * 160, 2 * 160)
+    text = (out / "EVALUATION.md").read_text()
+    assert text.count("## Colour edges") == 1 and "| oracle: edge-aware >=" in text
+    assert "images/edge_crop.png" in text and "--upsampling --images" in text
+    # notes after the section are kept: the main evaluation rewrites the page above the
+    # section, a second --upsampling run replaces the section alone
+    (out / "EVALUATION.md").write_text(text + "\nNotes.\n")
+    assert evaluate.main(["--images", str(tmp_path / "photos"), "--models", "tint",
+                          "--size", "32", "--folders", str(tmp_path / "models"),
+                          "--out", str(out)]) == 0
+    assert evaluate.main(args) == 0
+    text = (out / "EVALUATION.md").read_text()
+    assert text.startswith("# Evaluation") and text.count("## Colour edges") == 1
+    assert "| tint |" in text and text.endswith("\nNotes.\n")
+
+
+def test_upsampling_finds_the_originals_through_the_index(tmp_path, capsys):
+    import upsampling_eval
+
+    _edge_photos(tmp_path / "data" / "test", 1)
+    cache = tmp_path / "cache"
+    original = cache / "extract" / "pkg" / "usr" / "big.png"
+    original.parent.mkdir(parents=True)
+    (tmp_path / "data" / "test" / "0.png").rename(original)
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "data" / "test" / "0.png")
+    (tmp_path / "data" / "index.json").write_text(json.dumps(
+        [{"file": "test/0.png", "source": "pkg", "path": "usr/big.png"}]))
+    found = upsampling_eval.photo_files(tmp_path / "data" / "test", cache)
+    assert found == [("0.png", original)]
+    original.unlink()
+    code = evaluate.main(["--upsampling", "--images", str(tmp_path / "data" / "test"),
+                          "--originals", str(cache), "--out", str(tmp_path / "o")])
+    assert code == 1
+    assert capsys.readouterr().err.strip() == (
+        f"error: The original of 0.png is not under {cache}.")
+
+
+def test_upsampling_tune_prints_every_setting(tmp_path, capsys):
+    tint_model(tmp_path / "models", 30.0, 40.0)
+    _edge_photos(tmp_path / "photos", 1)
+    assert evaluate.main(["--upsampling", "--tune", "--images", str(tmp_path / "photos"),
+                          "--models", "tint", "--folders", str(tmp_path / "models"),
+                          "--radius", "1", "2", "--eps", "100", "--power", "2"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["setting"] for r in rows] == ["bilinear", [1, 100.0, 2.0, "bicubic"],
+                                            [2, 100.0, 2.0, "bicubic"]]
+    assert all(r["oracle"] > rows[0]["oracle"] for r in rows[1:])

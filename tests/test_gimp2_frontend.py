@@ -151,6 +151,9 @@ def test_registration_matches_the_gimp3_plugin(run):
     assert params["device"][4][0] == ["Automatic (CUDA when it works, else CPU)", "auto"]
     assert params["strength"][3] == 1.0 and params["strength"][4][:2] == [0.0, 2.0]
     assert set(params) >= {"render_size", "selection_only", "variant", "use_hints", "hints"}
+    assert params["interpolation"][3] == "edge-aware"
+    assert [value for _, value in params["interpolation"][4]] == ["edge-aware", "bilinear",
+                                                                  "bicubic"]
     assert run["main_called"]
 
 

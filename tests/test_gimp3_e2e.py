@@ -151,7 +151,8 @@ def test_1_registered_with_menu_path_and_arguments(e2e):
     assert info["menu_paths"] == ["<Image>/Filters"]
     assert info["menu_label"] == "Colorize (AI)\u2026"
     assert info["image_types"] == "RGB*, GRAY*, INDEXED*"
-    for name in ("model", "device", "variant", "strength", "render-size", "selection-only"):
+    for name in ("model", "device", "variant", "strength", "render-size", "interpolation",
+                 "selection-only"):
         assert name in info["arguments"]
     # The test's models first (COLORIZE_AI_MODELS), then those the installer shipped.
     installed = ["tiny-a", "tiny-b", "tiny-c"] + [e["id"] for e in SHIPPED]

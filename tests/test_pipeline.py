@@ -116,7 +116,7 @@ def test_fixed_size_models_ignore_render_size(tmp_path):
     assert fixed.input_dims(300, 600, 256, keep_aspect=True) == (64, 64)
 
 
-@pytest.mark.parametrize("interpolation", ["bilinear", "bicubic"])
+@pytest.mark.parametrize("interpolation", ["bilinear", "bicubic", "edge-aware"])
 def test_banded_composition_equals_a_whole_image_resize(model, interpolation, monkeypatch):
     image = _photo(333, 250)
     whole = colorize(image, model, interpolation=interpolation)
@@ -140,7 +140,7 @@ def test_vertical_first_banded_resize_matches_opencv(interpolation):
 
 def test_bicubic_differs_from_bilinear(model):
     image = _photo(200, 300)
-    assert not np.array_equal(colorize(image, model),
+    assert not np.array_equal(colorize(image, model, interpolation="bilinear"),
                               colorize(image, model, interpolation="bicubic"))
 
 

@@ -2,6 +2,7 @@
 """Time and measure the engine's colorize() on big photos: per-stage times and peak memory.
 
     python3 tools/bench_pipeline.py [--model ID] [--sizes 1 12 50 100] [--runs 3] [--hints]
+        [--interpolation bilinear edge-aware]
 
 Each size runs in a fresh process, so its peak RSS (the kernel's high-water mark) belongs
 to that size alone. The photo is an RGBA uint8 image with smooth content; the first run
@@ -64,9 +65,10 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def measure(model_id: str | None, megapixels: float, runs: int, hints: bool = False) -> dict:
-    """In this process: colorize a photo `runs` times (with a hints layer if asked); times
-    and peak RSS."""
+def measure(model_id: str | None, megapixels: float, runs: int, hints: bool = False,
+            interpolation: str | None = None) -> dict:
+    """In this process: colorize a photo `runs` times (with a hints layer if asked; with the
+    default interpolation unless one is given); times and peak RSS."""
     from colorize_ai.model import load_model
     from colorize_ai.pipeline import colorize
 
@@ -78,13 +80,15 @@ def measure(model_id: str | None, megapixels: float, runs: int, hints: bool = Fa
     for _ in range(runs):
         timings: dict = {}
         start = time.perf_counter()
-        out = colorize(image, model, hints=hint_layer, timings=timings)
+        out = colorize(image, model, hints=hint_layer, timings=timings,
+                       **({"interpolation": interpolation} if interpolation else {}))
         timings["wall"] = time.perf_counter() - start
         samples.append(timings)
         del out
     timed = samples[1:] or samples
     median = {k: statistics.median(s[k] for s in timed) for k in timed[0]}
     return {"megapixels": image.shape[0] * image.shape[1] / 1e6, "hints": hints,
+            "interpolation": interpolation,
             "shape": list(image.shape), "model": model.spec.id, "provider": model.provider,
             "input_mb": image.nbytes / 1e6, "rss_before_mb": rss_before,
             "peak_rss_mb": _peak_rss_mb(),
@@ -92,17 +96,22 @@ def measure(model_id: str | None, megapixels: float, runs: int, hints: bool = Fa
 
 
 def run_sizes(sizes: list[float], runs: int, model: str | None = None,
-              env: dict[str, str] | None = None, hints: bool = False) -> list[dict]:
-    """measure() for each size, each in a fresh process (own peak RSS)."""
+              env: dict[str, str] | None = None, hints: bool = False,
+              interpolations: list[str] | None = None) -> list[dict]:
+    """measure() for each size (and interpolation, taking turns), each in a fresh process
+    (own peak RSS)."""
     results = []
     for size in sizes:
-        cmd = [sys.executable, __file__, "--child", str(size), "--runs", str(runs)]
-        if model:
-            cmd += ["--model", model]
-        if hints:
-            cmd.append("--hints")
-        run = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
-        results.append(json.loads(run.stdout.strip().splitlines()[-1]))
+        for interpolation in interpolations or [None]:
+            cmd = [sys.executable, __file__, "--child", str(size), "--runs", str(runs)]
+            if model:
+                cmd += ["--model", model]
+            if hints:
+                cmd.append("--hints")
+            if interpolation:
+                cmd += ["--interpolation", interpolation]
+            run = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
+            results.append(json.loads(run.stdout.strip().splitlines()[-1]))
     return results
 
 
@@ -113,6 +122,8 @@ def table(results: list[dict]) -> list[str]:
     for r in results:
         other = r["total_s"] - r["model_s"]
         with_hints = " + hints layer" if r.get("hints") else ""
+        if r.get("interpolation"):
+            with_hints += f", {r['interpolation']}"
         lines.append(f"| {r['megapixels']:.0f} MP {r['shape'][1]}x{r['shape'][0]} RGBA u8"
                      f"{with_hints} | "
                      f"{r['total_s']:.2f} | {r['model_s']:.3f} | {other:.2f} | "
@@ -133,14 +144,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3, help="runs per size, first is warm-up")
     parser.add_argument("--json", help="also write the results to this JSON file")
     parser.add_argument("--hints", action="store_true", help="with a hints layer (30 dots)")
+    parser.add_argument("--interpolation", nargs="+",
+                        help="interpolations to compare, in turn (default: the default one)")
     parser.add_argument("--child", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.child is not None:
-        print(json.dumps(measure(args.model, args.child, args.runs, args.hints)))
+        interpolation = args.interpolation[0] if args.interpolation else None
+        print(json.dumps(measure(args.model, args.child, args.runs, args.hints, interpolation)))
         return 0
 
-    results = run_sizes(args.sizes, args.runs, args.model, hints=args.hints)
+    results = run_sizes(args.sizes, args.runs, args.model, hints=args.hints,
+                        interpolations=args.interpolation)
     print(f"machine: {platform.processor() or platform.machine()}, "
           f"{platform.python_implementation()} {platform.python_version()}; "
           f"model {results[0]['model']} on {results[0]['provider']}")

@@ -14,12 +14,22 @@ out/contact_sheet.png (grey input | each model | ground truth).
 runs the colour-hint protocol instead (hint_eval.py): PSNR and SSIM against the number of
 simulated hints, with Levin et al. (2004) as the reference row; writes out/HINTS.md,
 out/hints_evaluation.json, out/images/hints_psnr.png and out/images/hints_contact_sheet.jpg.
+
+    python3 tools/evaluate.py --upsampling --images $WORK/cache/data/test \
+        --originals $WORK/cache/dataset --out docs
+
+measures how the model's ab is enlarged to the photo, at the photos' full resolution
+(upsampling_eval.py; --originals finds each prepared photo's original through the index.json
+beside --images): writes out/upsampling_evaluation.json, out/images/edge_crop.png and its
+section of out/EVALUATION.md. With --tune (on the validation photos) it prints the PSNR of
+every edge-aware setting of --radius x --eps x --power x --kernel instead.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -187,7 +197,8 @@ def contact_sheet(photos: list[tuple[str, np.ndarray]], outputs: dict[str, list[
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--images", type=Path, required=True, help="folder of colour photos")
-    parser.add_argument("--models", nargs="+", required=True, help="model ids")
+    parser.add_argument("--models", nargs="+", help="model ids (--upsampling: the first one; "
+                        "default: the default model)")
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--limit", type=int, default=0, help="first N photos only")
     parser.add_argument("--folders", nargs="*", default=None, help="model folders to search")
@@ -197,11 +208,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hint-model", help="with --hints: the model trained on hints")
     parser.add_argument("--cache", type=Path,
                         help="with --hints: keep Levin et al.'s results here for later runs")
+    parser.add_argument("--upsampling", action="store_true",
+                        help="measure the enlargement of the colour at full resolution")
+    parser.add_argument("--originals", type=Path,
+                        help="with --upsampling: tools/dataset.py's cache, for the originals")
+    parser.add_argument("--tune", action="store_true",
+                        help="with --upsampling: PSNR of every edge-aware setting")
+    parser.add_argument("--radius", type=int, nargs="+", default=[1])
+    parser.add_argument("--eps", type=float, nargs="+", default=[800.0, 1600.0, 3200.0])
+    parser.add_argument("--power", type=float, nargs="+", default=[2.0])
+    parser.add_argument("--kernel", nargs="+", default=["bicubic"],
+                        choices=["bicubic", "bilinear"])
     args = parser.parse_args(argv)
     from colorize_ai.errors import ColorizeError
 
     if args.hints:
         return evaluate_hints(args)
+    if args.upsampling:
+        return evaluate_upsampling(args, argv)
+    if not args.models:
+        parser.error("--models is required (but for --upsampling)")
     try:
         photos = load_photos(args.images, args.size, args.limit)
         summary, outputs = evaluate(photos, args.models, args.size, args.folders)
@@ -211,7 +237,12 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "evaluation.json").write_text(json.dumps(summary, indent=1) + "\n",
                                               encoding="utf-8")
-    (args.out / "EVALUATION.md").write_text(markdown(summary, args.title), encoding="utf-8")
+    import upsampling_eval
+
+    doc = args.out / "EVALUATION.md"
+    kept = upsampling_eval.tail_of(doc)  # --upsampling's section and notes outlive a rewrite
+    doc.write_text(markdown(summary, args.title) + ("\n" + kept if kept else ""),
+                   encoding="utf-8")
     contact_sheet(photos, outputs).save(args.out / "contact_sheet.png", optimize=True)
     print(markdown(summary, args.title))
     return 0
@@ -238,6 +269,36 @@ def evaluate_hints(args: argparse.Namespace) -> int:
     hint_eval.contact_sheet(photos, shown, names, grey_output).save(
         args.out / "images" / "hints_contact_sheet.jpg", quality=85)
     print(text)
+    return 0
+
+
+def evaluate_upsampling(args: argparse.Namespace, argv: list[str] | None) -> int:
+    import upsampling_eval
+    from colorize_ai.errors import ColorizeError
+
+    model_id = args.models[0] if args.models else None
+    try:
+        photos = upsampling_eval.photo_files(args.images, args.originals, args.limit)
+        if args.tune:
+            upsampling_eval.tune(photos, model_id, args.radius, args.eps, args.power,
+                                 args.kernel, args.folders)
+            return 0
+        summary = upsampling_eval.run(photos, model_id, args.folders)
+        crop = upsampling_eval.edge_crop(photos, summary, model_id, args.folders)
+    except (upsampling_eval.UpsamplingError, ColorizeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    (args.out / "images").mkdir(parents=True, exist_ok=True)
+    crop.save(args.out / "images" / "edge_crop.png", optimize=True)
+    (args.out / "upsampling_evaluation.json").write_text(json.dumps(summary, indent=1) + "\n",
+                                                         encoding="utf-8")
+    work = os.environ.get("WORK")  # the docs' name for the work folder
+    words = [w.replace(work, "$WORK", 1) if work and w.startswith(work) else w
+             for w in (sys.argv[1:] if argv is None else argv)]
+    command = "python3 tools/evaluate.py " + " ".join(words)
+    section = upsampling_eval.markdown(summary, command, "images/edge_crop.png")
+    upsampling_eval.splice(args.out / "EVALUATION.md", section)
+    print(section)
     return 0
 
 

@@ -118,11 +118,13 @@ OPTIONS = (
                      "The photo's long side at the render size, its proportions kept"),
                     ("stretch", "Stretch to a square",
                      "Squashed into a square, as the reference pipelines do")), gimp=False),
-    Option("interpolation", CHOICE, "bilinear", "_Interpolation",
+    Option("interpolation", CHOICE, "edge-aware", "_Interpolation",
            "How the predicted colour is enlarged to the photo",
-           choices=(("bilinear", "Bilinear", "Smooth colour, the reference pipelines' choice"),
-                    ("bicubic", "Bicubic", "Slightly sharper colour transitions")),
-           gimp=False),
+           choices=(("edge-aware", "Edge-aware (colour follows the photo's edges)",
+                     "Guided by the photo's own lightness, so that colour does not bleed "
+                     "across its edges (measured: docs/EVALUATION.md)"),
+                    ("bilinear", "Bilinear", "Smooth colour, the reference pipelines' choice"),
+                    ("bicubic", "Bicubic", "Slightly sharper colour transitions"))),
 )
 BY_NAME = dict((o.name, o) for o in OPTIONS)
 

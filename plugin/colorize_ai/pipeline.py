@@ -7,6 +7,7 @@ memory than its input and output arrays.
 
 from __future__ import annotations
 
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
@@ -14,6 +15,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from . import upsample
 from .errors import BadInput, BadRequest
 from .hints import check_hints, hint_cells, spread_hints
 from .lab import FULL_SCALE, grey_to_l, lab_to_rgb, rgb_to_lab, srgb_lightness, to_float
@@ -24,7 +26,9 @@ from .options import BY_NAME
 FITS = BY_NAME["fit"].values
 DEFAULT_FIT = BY_NAME["fit"].default
 INTERPOLATIONS = {"bilinear": cv2.INTER_LINEAR, "bicubic": cv2.INTER_CUBIC}
-assert set(INTERPOLATIONS) == set(BY_NAME["interpolation"].values)
+EDGE_AWARE = "edge-aware"  # guided by the photo's L (upsample.py)
+assert set(INTERPOLATIONS) | {EDGE_AWARE} == set(BY_NAME["interpolation"].values)
+DEFAULT_INTERPOLATION = BY_NAME["interpolation"].default
 BAND_PIXELS = 1 << 20  # pixels per band of rows: bounds the float32 temporaries to ~50 MB
 COMPOSE_THREADS = 2  # bands composed at once (each holds its temporaries)
 
@@ -127,31 +131,59 @@ def predict(model: Model, small_l: np.ndarray, hints: np.ndarray | None = None,
     return ab
 
 
-def compose(image: np.ndarray, ab: np.ndarray, interpolation: str = "bilinear",
-            progress: Progress | None = None) -> np.ndarray:
+def _edge_grid(image: np.ndarray, ab: np.ndarray, colour: bool, small_l: np.ndarray | None,
+               settings: upsample.Settings) -> np.ndarray:
+    """upsample.fit's grid; small_l: the photo's L at about the model's size if known (the
+    model's input), else the photo is shrunk to the ab's size for it."""
+    rows, cols = ab.shape[:2]
+    if small_l is None:
+        small = cv2.resize(image, (cols, rows), interpolation=cv2.INTER_AREA)
+        small_l = _full_l(small, colour)
+    elif small_l.shape != (rows, cols):
+        small_l = cv2.resize(small_l, (cols, rows), interpolation=cv2.INTER_AREA)
+    return upsample.fit(small_l, ab, image.shape[0] * image.shape[1], settings)
+
+
+def compose(image: np.ndarray, ab: np.ndarray, interpolation: str = DEFAULT_INTERPOLATION,
+            progress: Progress | None = None, small_l: np.ndarray | None = None,
+            guided: upsample.Settings = upsample.DEFAULT) -> np.ndarray:
     """The photo's own full-resolution L joined to `ab` enlarged to the photo; RGB (or RGBA,
-    alpha copied bit for bit) of the photo's dtype."""
+    alpha copied bit for bit) of the photo's dtype. For edge-aware: small_l, the model's
+    input L (saves shrinking the photo again), and the fit's settings (tools/evaluate.py
+    tunes them)."""
     report = progress or (lambda fraction, stage: None)
     height, width = image.shape[:2]
     channels = 1 if image.ndim == 2 else image.shape[2]
     colour, alpha = channels >= 3, channels in (2, 4)
     scale = FULL_SCALE[image.dtype]
-    flag = INTERPOLATIONS[interpolation]
-    # Separable resize, vertical pass first (small: photo height x ab width); the horizontal
-    # pass then maps rows to rows, so each band of it is exactly that band of a whole resize.
-    tall = cv2.resize(ab, (ab.shape[1], height), interpolation=flag)
+    if interpolation == EDGE_AWARE:
+        tall = upsample.tall(_edge_grid(image, ab, colour, small_l, guided), height, guided)
+    else:
+        flag = INTERPOLATIONS[interpolation]
+        # Separable resize, vertical pass first (small: photo height x ab width); the
+        # horizontal pass then maps rows to rows, so each band of it is exactly that band of
+        # a whole resize.
+        tall = cv2.resize(ab, (ab.shape[1], height), interpolation=flag)
     out = np.empty((height, width, 4 if alpha else 3), image.dtype)
+    band = max(1, BAND_PIXELS // width)
+    scratch = threading.local()  # each thread's planes for edge-aware, reused band to band
 
     def band_of_rows(y0: int, y1: int) -> None:
-        ab_band = cv2.resize(tall[y0:y1], (width, y1 - y0), interpolation=flag)
-        lab = cv2.merge([_full_l(image[y0:y1], colour), ab_band])
+        l_band = _full_l(image[y0:y1], colour)
+        if interpolation == EDGE_AWARE:
+            if not hasattr(scratch, "planes"):
+                scratch.planes = np.empty((len(tall), band, width), np.float32)
+            planes = upsample.rows_of(tall, y0, y1, width, guided, scratch.planes[:, :y1 - y0])
+            ab_planes = upsample.apply(planes, l_band)
+        else:
+            ab_planes = (cv2.resize(tall[y0:y1], (width, y1 - y0), interpolation=flag),)
+        lab = cv2.merge([l_band, *ab_planes])
         rgb = _from_float(lab_to_rgb(lab), image.dtype, scale)
         if alpha:  # whole rows of `out` are contiguous: OpenCV writes them in place
             cv2.merge([rgb, image[y0:y1, :, -1]], dst=out[y0:y1])
         else:
             out[y0:y1] = rgb
 
-    band = max(1, BAND_PIXELS // width)
     bands = [(y0, min(height, y0 + band)) for y0 in range(0, height, band)]
     # numpy and OpenCV release the GIL: bands on two threads use both cores.
     with ThreadPoolExecutor(max_workers=min(COMPOSE_THREADS, len(bands))) as pool:
@@ -162,7 +194,7 @@ def compose(image: np.ndarray, ab: np.ndarray, interpolation: str = "bilinear",
 
 
 def colorize(image: np.ndarray, model: Model, *, strength: float = 1.0, render_size: int = 0,
-             fit: str = DEFAULT_FIT, interpolation: str = "bilinear",
+             fit: str = DEFAULT_FIT, interpolation: str = DEFAULT_INTERPOLATION,
              hints: np.ndarray | None = None, progress: Progress | None = None,
              timings: dict | None = None) -> np.ndarray:
     """Colorize a photo.
@@ -174,6 +206,8 @@ def colorize(image: np.ndarray, model: Model, *, strength: float = 1.0, render_s
     render_size: the model's input side (0: its default), rounded to the model's multiple.
     fit: "keep-aspect" keeps the photo's proportions (its long side at the render size);
     "stretch" squashes it into a square, as the reference pipelines do.
+    interpolation: how the model's ab is enlarged to the photo: "edge-aware" (the default,
+    guided by the photo's own L: upsample.py), "bilinear" or "bicubic".
     hints: colour hints, H x W x 4 RGBA or H x W x 2 grey + alpha of any supported dtype; a
     pixel's alpha is its weight, its lightness is ignored (hints.py).
     """
@@ -203,7 +237,7 @@ def colorize(image: np.ndarray, model: Model, *, strength: float = 1.0, render_s
     t = time.perf_counter()
     if strength != 1.0:
         ab *= np.float32(strength)
-    out = compose(image, ab, interpolation, report)
+    out = compose(image, ab, interpolation, report, small_l)
     clock["compose"] = time.perf_counter() - t
     clock["total"] = time.perf_counter() - start
     return out
