@@ -10,7 +10,11 @@ through tanh with an MSE loss. `classes`: a compact network trained with Zhang e
 classification loss over the 313 in-gamut ab bins, with class rebalancing from our data's colour
 prior; its ONNX graph ends in the annealed mean (softmax(logits / T) @ bin centres).
 `hints`: a U-Net that takes L, the hints' ab and their mask (SIGGRAPH 2017's input design),
-trained with simulated hints (hint_sim.py) and a Huber loss on ab, as that paper did.
+trained with simulated hints (hint_sim.py) and a Huber loss on ab, as that paper did. Options:
+`--spread-input` also feeds the hints spread over grey by the engine; `--prior CKPT` makes the
+U-Net a correction of a frozen baseline network's prediction (starting from it);
+`--through-spread` takes the loss after the engine's own spread of the hints over the output,
+which is what the engine shows (the exported manifest asks the engine for that spread).
 """
 
 from __future__ import annotations
