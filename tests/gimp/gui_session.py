@@ -47,6 +47,8 @@ def shoot(name, title):
     found = window(title)
     path = os.path.join(OUT, name + ".png")
     if found:
+        # The pointer to the screen's far corner: a widget under it would show its tooltip.
+        subprocess.run(["xdotool", "mousemove", "10000", "10000"], check=False, timeout=30)
         time.sleep(1)  # let it finish drawing
         subprocess.run(["import", "-window", found, path], check=False, timeout=60)
     return os.path.exists(path)
