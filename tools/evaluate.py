@@ -136,7 +136,8 @@ def markdown(summary: dict, title: str) -> str:
     lines = [
         f"# {title}", "",
         "*Colour hints (PSNR against the number of hints, with Levin et al. 2004 as the "
-        "reference): [HINTS.md](HINTS.md).*", "",
+        "reference; tables, contact sheet and method in [HINTS.md](HINTS.md)):*", "",
+        "![PSNR against the number of colour hints](images/hints_psnr.png)", "",
         f"{summary['images']} photos, centre square at {summary['size']}x{summary['size']}, "
         "colorized from their L alone. PSNR on 8-bit sRGB per image, averaged; SSIM from "
         "scikit-image; colourfulness (Hasler and Suesstrunk) as the mean over images, and "
