@@ -71,7 +71,7 @@ def _bands(pixels: np.ndarray) -> list[tuple[int, int]]:
     return [(y0, min(height, y0 + rows)) for y0 in range(0, height, rows)]
 
 
-def _swap_red_blue(pixels: np.ndarray) -> None:
+def swap_red_blue(pixels: np.ndarray) -> None:
     """RGB(A) <-> BGR(A) in place, a band at a time (no copy of the whole photo)."""
     if pixels.ndim == 3 and pixels.shape[2] >= 3:
         for y0, y1 in _bands(pixels):
@@ -93,7 +93,7 @@ def _decode_16bit(path: Path) -> np.ndarray:
         pixels = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_UNCHANGED)
     if pixels is None or pixels.dtype != np.uint16:
         raise BadInput("the 16-bit image data is damaged or truncated")
-    _swap_red_blue(pixels)
+    swap_red_blue(pixels)
     return pixels
 
 
@@ -268,7 +268,7 @@ def _write_tiff16(f: BinaryIO, tmp: str, pixels: np.ndarray) -> None:
     """A 16-bit TIFF through OpenCV, red and blue swapped in place for it and back after."""
     if not pixels.flags.writeable:
         pixels = pixels.copy()
-    _swap_red_blue(pixels)
+    swap_red_blue(pixels)
     try:
         if _opencv_can_open(tmp):
             f.close()
@@ -278,7 +278,7 @@ def _write_tiff16(f: BinaryIO, tmp: str, pixels: np.ndarray) -> None:
             if ok:
                 f.write(buf)
     finally:
-        _swap_red_blue(pixels)
+        swap_red_blue(pixels)
     if not ok:
         raise BadInput("OpenCV could not encode the 16-bit TIFF")
 
@@ -323,7 +323,7 @@ def _save(f: BinaryIO, tmp: str, photo: Photo, suffix: str, consume: bool = Fals
     if pixels.dtype == np.uint16:  # JPEG and WebP hold 8 bits
         pixels = _convert(pixels, np.uint8, lambda band: band / np.float32(257))
     if suffix == ".webp":
-        from .webpfile import write_webp  # it uses this module's helpers
+        from .webpfile import write_webp  # imported here: it uses swap_red_blue from this module
 
         return write_webp(f, pixels, JPEG_QUALITY, photo.exif, photo.icc)
     im = Image.fromarray(pixels)

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from .errors import BadInput
-from .imagefile import _swap_red_blue
+from .imagefile import swap_red_blue
 
 MAX_SIDE = 16383  # the format's limit
 ICC_FLAG, ALPHA_FLAG, EXIF_FLAG = 0x20, 0x10, 0x08
@@ -84,12 +84,12 @@ def write_webp(f: BinaryIO, pixels: np.ndarray, quality: int, exif: bytes | None
     if swap:
         if not pixels.flags.writeable:
             pixels = pixels.copy()
-        _swap_red_blue(pixels)
+        swap_red_blue(pixels)
     try:
         ok, encoded = cv2.imencode(".webp", pixels, [cv2.IMWRITE_WEBP_QUALITY, quality])
     finally:
         if swap:
-            _swap_red_blue(pixels)
+            swap_red_blue(pixels)
     if not ok:
         raise BadInput("OpenCV could not encode the WebP image")
     for part in with_metadata(encoded.tobytes(), width, height, exif, icc):
