@@ -112,7 +112,7 @@ def run(photos: list[tuple[str, Path]], model_id: str | None, folders=None,
     """Every photo's scores, and their means over all photos and over the big ones."""
     from colorize_ai.model import load_model
 
-    model = load_model(model_id, device="cpu", folders=folders)
+    model = load_model(model_id, device="cpu", folders=folders, variant="exact")
     rows = []
     for name, path in photos:
         rows.append({"image": name, **measure_photo(load_rgb(path), model)})
@@ -205,7 +205,7 @@ def edge_crop(photos: list[tuple[str, Path]], summary: dict, model_id: str | Non
     big = [r for r in rows if r["megapixels"] >= summary["big_mp"]] or rows
     name = max(big, key=lambda r: r["oracle edge-aware"] - r["oracle bilinear"])["image"]
     rgb = load_rgb(dict(photos)[name])
-    model = load_model(model_id, device="cpu", folders=folders)
+    model = load_model(model_id, device="cpu", folders=folders, variant="exact")
     rows, cols = model.input_dims(*rgb.shape[:2], 0, keep_aspect=True)
     truth_ab = oracle_ab(rgb, rows, cols)
     oracle = [compose(rgb, truth_ab, m) for m in ("bilinear", "edge-aware")]
@@ -234,7 +234,7 @@ def tune(photos: list[tuple[str, Path]], model_id: str | None, radii: list[int],
     from colorize_ai.model import load_model
     from colorize_ai.pipeline import compose, model_input, predict
 
-    model = load_model(model_id, device="cpu", folders=folders)
+    model = load_model(model_id, device="cpu", folders=folders, variant="exact")
     cases = []
     for _, path in photos:
         rgb = load_rgb(path)
