@@ -420,17 +420,27 @@ def with_hints(x: torch.Tensor, ab: torch.Tensor, rng: np.random.Generator,
     hints = [training_hints(a, rng) for a in ab.permute(0, 2, 3, 1).numpy()]
     hint_ab = torch.from_numpy(np.stack([h[0] for h in hints]).transpose(0, 3, 1, 2).copy())
     mask = torch.from_numpy(np.stack([h[1] for h in hints])[:, None].copy())
-    parts = [x, hint_ab / HINT_AB_DIVISOR, mask]
+    x = torch.cat([x, hint_ab / HINT_AB_DIVISOR, mask], dim=1)
     if spread_input:
-        from colorize_ai.families import HintCells
-        from colorize_ai.hints import spread_hints
+        x = torch.cat([x, spread_batch(x, torch.zeros_like(hint_ab))], dim=1)
+    return x
 
-        lightness = (x[:, 0].numpy() * L_DIVISOR + L_OFFSET).astype(np.float32)
-        spread = [spread_hints(light, np.zeros_like(h[0]), HintCells(h[0], h[1]))
-                  for light, h in zip(lightness, hints)]
-        parts.append(torch.from_numpy(np.stack(spread).transpose(0, 3, 1, 2).copy())
-                     / HINT_AB_DIVISOR)
-    return torch.cat(parts, dim=1)
+
+def spread_batch(x: torch.Tensor, prior: torch.Tensor, hinted: bool = True) -> torch.Tensor:
+    """The engine's spread (hints.spread_hints) of the hints in the model input x (L, hint
+    ab / 110, mask) over `prior` (N x 2 x H x W, ab / 110), picture by picture. hinted=False:
+    the same solve with the hint colours taken as zero (the cells stay held)."""
+    from colorize_ai.families import HintCells
+    from colorize_ai.hints import spread_hints
+
+    lightness = (x[:, 0].numpy() * L_DIVISOR + L_OFFSET).astype(np.float32)
+    hint_ab = x[:, 1:3].numpy().transpose(0, 2, 3, 1)
+    masks = x[:, 3].numpy()
+    priors = prior.detach().numpy().transpose(0, 2, 3, 1)
+    out = [spread_hints(light, p, HintCells(np.ascontiguousarray(h) if hinted
+                                            else np.zeros_like(p), m))
+           for light, p, h, m in zip(lightness, priors, hint_ab, masks)]
+    return torch.from_numpy(np.stack(out).transpose(0, 3, 1, 2).copy())
 
 
 class ThroughSpread(torch.autograd.Function):
@@ -441,28 +451,12 @@ class ThroughSpread(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, prediction: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        from colorize_ai.families import HintCells
-        from colorize_ai.hints import spread_hints
-
-        lightness = (x[:, 0].numpy() * L_DIVISOR + L_OFFSET).astype(np.float32)
-        hint_ab = x[:, 1:3].numpy().transpose(0, 2, 3, 1)
-        masks = x[:, 3].numpy()
-        ctx.planes = (lightness, masks)
-        out = [spread_hints(light, p, HintCells(np.ascontiguousarray(h), m))
-               for light, p, h, m in zip(lightness, prediction.detach().numpy()
-                                         .transpose(0, 2, 3, 1), hint_ab, masks)]
-        return torch.from_numpy(np.stack(out).transpose(0, 3, 1, 2).copy())
+        ctx.inputs = x
+        return spread_batch(x, prediction)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
-        from colorize_ai.families import HintCells
-        from colorize_ai.hints import spread_hints
-
-        lightness, masks = ctx.planes
-        grads = grad.numpy().transpose(0, 2, 3, 1)
-        out = [spread_hints(light, g, HintCells(np.zeros_like(g), m))
-               for light, g, m in zip(lightness, grads, masks)]
-        return torch.from_numpy(np.stack(out).transpose(0, 3, 1, 2).copy()), None
+        return spread_batch(ctx.inputs, grad, hinted=False), None
 
 
 def _loss(model: nn.Module, arch: str, x: torch.Tensor, ab: torch.Tensor,
