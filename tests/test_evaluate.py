@@ -116,12 +116,15 @@ def test_targets_say_met_or_not_with_the_numbers():
                 "per_image": [{"image": "a.png", "psnr": psnr}]}
 
     summary = {"size": 256, "images": 1, "default": "m", "ground_truth_colourfulness": 25.0,
-               "models": {evaluate.GREY: row(20.0, 0.0), "m": row(27.0, 0.3)}}
+               "colour_class_models": ["c"],
+               "models": {evaluate.GREY: row(20.0, 0.0), "m": row(27.0, 0.3),
+                          "c": row(19.5, 1.2)}}
     text = evaluate.markdown(summary, "T")
-    assert "| PSNR >= 26.4 dB | 27.00 dB | yes |" in text
-    assert "| PSNR >= grey + 1.0 dB | +7.00 dB | yes |" in text
-    assert "| colourfulness >= 40% of ground truth | 30% | NO |" in text
-    assert "| a.png | 20.00 | 27.00 |" in text
+    assert "| m: PSNR >= 26.4 dB | 27.00 dB | yes |" in text
+    assert "| m: PSNR >= grey + 2.0 dB | +7.00 dB | yes |" in text
+    assert "| m: colourfulness >= 50% of ground truth | 30% | NO |" in text
+    assert "| c (colour classes): PSNR >= grey + 0.0 dB | -0.50 dB | NO |" in text
+    assert "| a.png | 20.00 | 27.00 | 19.50 |" in text
 
 
 def _edge_photos(folder: Path, count: int = 2) -> None:

@@ -269,3 +269,59 @@ def test_gradient_through_the_engines_spread_matches_differences():
     hinted = torch.from_numpy(mask > 0)
     assert float(prediction.grad[0, :, hinted].abs().mean()) < 0.01 * float(
         prediction.grad[0, :, ~hinted].abs().mean())  # painted cells keep the hint colour
+
+
+@pytest.mark.slow
+@needs_bins
+def test_auto_net_exports_both_heads_and_its_hint_variant_starts_as_it(tiny_data):
+    """--arch auto: one U-Net trained on ab and on the colour classes; each head is its own
+    ONNX model matching torch; --arch auto-hints from its weights (the hint inputs' weights
+    zero) is the same network until trained, and runs in the engine with hints."""
+    from colorize_ai.model import load_model
+    from colorize_ai.pipeline import colorize
+
+    root, models = tiny_data, tiny_data / "models"
+    assert train.main(run_args(root, "auto", 2)) == 0
+    ckpt = torch.load(root / "runs" / "tiny-auto" / "last.pt", weights_only=False)
+    net = train.build("auto", 8)
+    net.load_state_dict(ckpt["model"])
+    x = np.random.default_rng(3).uniform(-1, 1, (1, 1, 48, 80)).astype(np.float32)
+    for head, decoding, shape in (("ab", "tanh", (1, 2, 48, 80)),
+                                  ("classes", "annealed-mean", (1, 2, 24, 40))):
+        assert train.main(["export", "--id", f"tiny-auto-{head}", "--run", "tiny-auto",
+                           "--runs", str(root / "runs"), "--out", str(models), "--head", head,
+                           "--name", head, "--description", "test"]) == 0
+        entry = json.loads((models / "manifest.json").read_text())["models"][-1]
+        assert entry["output"]["decoding"] == decoding and entry["input"]["multiple"] == 16
+        assert f"the {head} head" in entry["provenance"]
+        session = ort.InferenceSession(str(models / entry["file"]),
+                                       providers=["CPUExecutionProvider"])
+        (got,) = session.run(["ab"], {"L": x})
+        module = train.export_module("auto", net, ckpt["extra"]["bins"].numpy(), head=head)
+        with torch.no_grad():
+            want = module(torch.from_numpy(x)).numpy()
+        assert got.shape == want.shape == shape
+        np.testing.assert_allclose(got, want, atol=1e-3 * max(1.0, np.abs(want).max()))
+
+    args = run_args(root, "auto-hints", 1, "--lr", "0", "--init",
+                    str(root / "runs" / "tiny-auto" / "last.pt"))
+    assert train.main(args) == 0
+    hinted = train.build("auto-hints", 8)
+    hinted.load_state_dict(torch.load(root / "runs" / "tiny-auto-hints" / "last.pt",
+                                      weights_only=False)["model"])
+    assert hinted.full[0].weight.shape[1] == 4  # L, hint ab, mask
+    hinted.eval(), net.eval()
+    feeds = np.random.default_rng(4).uniform(-1, 1, (1, 4, 48, 80)).astype(np.float32)
+    with torch.no_grad():  # lr 0: one step changes nothing but the batch statistics
+        torch.testing.assert_close(hinted(torch.from_numpy(feeds)),
+                                   net(torch.from_numpy(feeds[:, :1])), atol=0.05, rtol=0)
+    assert train.main(["export", "--id", "tiny-auto-hints", "--runs", str(root / "runs"),
+                       "--out", str(models), "--name", "Hints", "--description", "test"]) == 0
+    entry = json.loads((models / "manifest.json").read_text())["models"][-1]
+    assert entry["family"] == "siggraph17" and entry["output"]["decoding"] == "tanh"
+    assert entry["output"]["spread_hints"] and entry["input"]["hint_divisor"] == 110.0
+    model = load_model("tiny-auto-hints", device="cpu", folders=[models])
+    hints = np.zeros((48, 64, 4), np.uint8)
+    hints[10:20, 10:20] = (200, 40, 40, 255)
+    out = colorize(np.full((48, 64), 128, np.uint8), model, hints=hints)
+    assert out[12:18, 12:18, 0].mean() > out[12:18, 12:18, 2].mean() + 40  # the hint is kept

@@ -2,8 +2,9 @@
 """The README's before/after strip: each photo made grey, colorized by each model, and (for a
 colour photo) its original colours, one row per photo, labelled.
 
-    python3 tools/readme_picture.py --photos CAT.jpg docs/samples/cameraman.png \
-        --models baseline-ours zhang-small-ours -o docs/images/readme_before_after.jpg
+    python3 tools/readme_picture.py --photos $WORK/cache/data-big/test/155e8b4088ac.jpg \
+        docs/samples/cameraman.png --models unet-ours unet-classes-ours \
+        -o docs/images/readme_before_after.jpg
 """
 
 from __future__ import annotations

@@ -3,16 +3,22 @@
     python3 tools/train.py train --arch baseline --id baseline-ours --minutes 50 [--resume]
     python3 tools/train.py train --arch classes --id classes-ours --minutes 60 [--resume]
     python3 tools/train.py train --arch hints --id hints-ours --minutes 90 [--resume]
+    python3 tools/train.py train --arch auto --id unet-ours --width 24 --minutes 100
     python3 tools/train.py export --id baseline-ours --out models --name ... --description ...
 
 `baseline`: the baseline family's exact Sequential CNN (231,682 parameters), ab/128 regressed
 through tanh with an MSE loss. `classes`: a compact network trained with Zhang et al.'s (ECCV 2016)
 classification loss over the 313 in-gamut ab bins, with class rebalancing from our data's colour
 prior; its ONNX graph ends in the annealed mean (softmax(logits / T) @ bin centres).
-`hints`: a U-Net that takes L, the hints' ab and their mask (SIGGRAPH 2017's input design),
-trained with simulated hints (hint_sim.py) and a Huber loss on ab, as that paper did. Options:
-`--spread-input` also feeds the hints spread over grey by the engine; `--prior CKPT` makes the
-U-Net a correction of a frozen baseline network's prediction (starting from it);
+`auto`: a U-Net down to 1/16 with the scene's mean feature, trained on ab (MSE, as baseline)
+and on the 313 colour classes at once; `export --head ab` gives the baseline family's model,
+`--head classes` the colour-class one. `auto-hints`: that network with the hint inputs added
+(their weights start at zero, so it starts as the automatic model), trained with simulated
+hints; the siggraph17 family. `hints`: a U-Net that takes L, the hints' ab and their mask
+(SIGGRAPH 2017's input design), trained with simulated hints (hint_sim.py) and a Huber loss on
+ab, as that paper did. Options: `--spread-input` also feeds the hints spread over grey by the
+engine; `--prior CKPT` makes the U-Net a correction of a frozen baseline network's prediction
+(starting from it);
 `--through-spread` takes the loss after the engine's own spread of the hints over the output,
 which is what the engine shows (the exported manifest asks the engine for that spread).
 """
@@ -43,6 +49,9 @@ PRIOR_SIGMA = 5.0
 SOFT_NEIGHBOURS = 5
 SOFT_SIGMA = 5.0
 CHECKPOINT_SECONDS = 180
+# AutoNet: cross-entropy (~2-3 a pixel) against MSE on ab / 128 (~0.013).
+CLASS_WEIGHT = 0.005
+HINT_ARCHS = ("hints", "auto-hints")
 
 
 class TrainingError(Exception):
@@ -92,15 +101,21 @@ def classes_net(width: int = 32, bins: int = 313) -> nn.Sequential:
 class AnnealedMean(nn.Module):
     """Logits -> ab in ab units: softmax(logits / T) weighted sum of the bin centres."""
 
-    def __init__(self, net: nn.Module, bins: np.ndarray, temperature: float = TEMPERATURE):
+    def __init__(self, net: nn.Module, bins: np.ndarray, temperature: float = TEMPERATURE,
+                 log_weights: np.ndarray | None = None, unbalance: float = 0.0):
         super().__init__()
         self.net = net
         self.temperature = temperature
         centres = torch.from_numpy(bins.astype(np.float32).T.copy())  # [2, Q]
         self.register_buffer("centres", centres.reshape(2, -1, 1, 1))
+        # Rebalanced training learns p(bin) x weight(bin); taking unbalance x log(weight) off
+        # the logits undoes that share of it (logit adjustment): 1 is the photos' own odds.
+        offset = np.zeros(len(bins), np.float32) if log_weights is None else (
+            unbalance * log_weights.astype(np.float32))
+        self.register_buffer("offset", torch.from_numpy(offset).reshape(1, -1, 1, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        probs = torch.softmax(self.net(x) / self.temperature, dim=1)
+        probs = torch.softmax((self.net(x) - self.offset) / self.temperature, dim=1)
         return nn.functional.conv2d(probs, self.centres)
 
 
@@ -114,6 +129,20 @@ def _convs(cin: int, cout: int, count: int = 2, stride: int = 1, dilation: int =
     return nn.Sequential(*layers)
 
 
+def _unet_layers(net: nn.Module, inputs: int, w: int) -> None:
+    """The layers both U-Nets share (their names are the checkpoints' keys): a full-size
+    convolution and three stride-2 stages down to 1/8 (6w channels), and the decoder's last
+    two x2 steps from 6w channels at 1/8 back to 2w at 1/2."""
+    net.full = _convs(inputs, w, count=1)
+    net.down2 = _convs(w, 2 * w, stride=2)
+    net.down3 = _convs(2 * w, 4 * w, stride=2)
+    net.down4 = _convs(4 * w, 6 * w, stride=2)
+    net.up3 = nn.Conv2d(6 * w, 4 * w, 3, padding=1)
+    net.mix3 = _convs(4 * w, 4 * w, count=1)
+    net.up2 = nn.Conv2d(4 * w, 2 * w, 3, padding=1)
+    net.mix2 = _convs(2 * w, 2 * w, count=1)
+
+
 class HintNet(nn.Module):
     """U-Net over (L, hint ab, mask): one full-resolution layer, three stride-2 stages, dilated
     convolutions at 1/8, x2 nearest upsampling with shortcut sums on the way up (the SIGGRAPH
@@ -123,15 +152,8 @@ class HintNet(nn.Module):
     def __init__(self, width: int = 32, inputs: int = 4) -> None:
         super().__init__()
         w = width
-        self.full = _convs(inputs, w, count=1)
-        self.down2 = _convs(w, 2 * w, stride=2)
-        self.down3 = _convs(2 * w, 4 * w, stride=2)
-        self.down4 = _convs(4 * w, 6 * w, stride=2)
+        _unet_layers(self, inputs, w)
         self.middle = _convs(6 * w, 6 * w, dilation=2)
-        self.up3 = nn.Conv2d(6 * w, 4 * w, 3, padding=1)
-        self.mix3 = _convs(4 * w, 4 * w, count=1)
-        self.up2 = nn.Conv2d(4 * w, 2 * w, 3, padding=1)
-        self.mix2 = _convs(2 * w, 2 * w, count=1)
         self.out = nn.Conv2d(2 * w, 2, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -142,6 +164,61 @@ class HintNet(nn.Module):
         u3 = self.mix3(torch.relu(self.up3(up(m, scale_factor=2.0)) + d3))
         u2 = self.mix2(torch.relu(self.up2(up(u3, scale_factor=2.0)) + d2))
         return up(self.out(u2), scale_factor=2.0, mode="bilinear", align_corners=False)
+
+
+class AutoNet(nn.Module):
+    """The automatic U-Net: L -> ab. Four stride-2 stages down to 1/16, dilated convolutions
+    there plus the whole picture's mean feature (the scene: a sky is blue, a forest green,
+    wherever the crop is), x2 upsampling with shortcut sums back to 1/2, where two 1x1 heads
+    read the same features: ab / 128 through tanh (enlarged bilinearly in the graph, the
+    baseline family's output) and logits over the 313 ab bins (Zhang et al.'s classification,
+    trained alongside; exported with the annealed mean as the colour-class model)."""
+
+    def __init__(self, width: int = 24, bins: int = 313, inputs: int = 1) -> None:
+        super().__init__()
+        w = width
+        _unet_layers(self, inputs, w)
+        self.down5 = _convs(6 * w, 8 * w, stride=2)
+        self.middle = _convs(8 * w, 8 * w, dilation=2)
+        self.scene = nn.Conv2d(8 * w, 8 * w, 1)
+        self.up4 = nn.Conv2d(8 * w, 6 * w, 3, padding=1)
+        self.mix4 = _convs(6 * w, 6 * w, count=1)
+        self.ab = nn.Conv2d(2 * w, 2, 1)
+        self.logits = nn.Conv2d(2 * w, bins, 1)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        up = nn.functional.interpolate
+        d2 = self.down2(self.full(x))
+        d3 = self.down3(d2)
+        d4 = self.down4(d3)
+        m = self.middle(self.down5(d4))
+        m = torch.relu(m + self.scene(m.mean(dim=(2, 3), keepdim=True)))
+        u4 = self.mix4(torch.relu(self.up4(up(m, scale_factor=2.0)) + d4))
+        u3 = self.mix3(torch.relu(self.up3(up(u4, scale_factor=2.0)) + d3))
+        return self.mix2(torch.relu(self.up2(up(u3, scale_factor=2.0)) + d2))
+
+    def both(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The training outputs: ab / 128, and the logits at a quarter of the input size."""
+        f = self.features(x)
+        ab = nn.functional.interpolate(self.ab(f), scale_factor=2.0, mode="bilinear",
+                                       align_corners=False)
+        # The class loss needs no more than every other logit (a 1x1 convolution commutes
+        # with the subsampling): a third of a training step saved.
+        return torch.tanh(ab), self.logits(f[:, :, ::2, ::2])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.both(x)[0]
+
+
+class ClassHead(nn.Module):
+    """AutoNet's colour-class output alone (the graph exported with the annealed mean)."""
+
+    def __init__(self, net: AutoNet) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net.logits(self.net.features(x))
 
 
 class PriorHintNet(nn.Module):
@@ -185,10 +262,15 @@ def build(arch: str, width: int = 32, spread_input: bool = False, prior: bool = 
         return net
     if arch == "classes":
         return classes_net(width)
+    if arch == "auto":
+        return AutoNet(width)
+    if arch == "auto-hints":  # an auto run's network with the hint inputs added
+        return AutoNet(width, inputs=6 if spread_input else 4)
     if arch == "hints":
         inputs = 6 if spread_input else 4
         return PriorHintNet(width, inputs) if prior else HintNet(width, inputs)
-    raise TrainingError(f"Unknown architecture {arch!r}: use baseline, classes or hints.")
+    raise TrainingError(f"Unknown architecture {arch!r}: use baseline, classes, auto or "
+                        "hints.")
 
 
 # ---------------------------------------------------------------------------- data
@@ -304,7 +386,7 @@ def train(args: argparse.Namespace) -> Path:
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=args.lr)
     state = {"step": 0, "seconds": 0.0, "log": []}
     extra: dict[str, torch.Tensor] = {}
-    if args.arch == "classes":
+    if args.arch in ("classes", "auto"):
         bins = load_bins(Path(args.bins))
         prior = colour_prior(pictures, bins)
         extra = {"bins": torch.from_numpy(bins),
@@ -344,7 +426,7 @@ def train(args: argparse.Namespace) -> Path:
         crops = [random_crop(pictures[rng.integers(len(pictures))], args.crop, rng)
                  for _ in range(args.batch)]
         x, ab = batch_tensors(crops)
-        if args.arch == "hints":
+        if args.arch in HINT_ARCHS:
             x = with_hints(x, ab, rng, args.spread_input)
         loss = _loss(model, args.arch, x, ab, extra, args.through_spread)
         opt.zero_grad()
@@ -461,11 +543,19 @@ class ThroughSpread(torch.autograd.Function):
 
 def _loss(model: nn.Module, arch: str, x: torch.Tensor, ab: torch.Tensor,
           extra: dict[str, torch.Tensor], through_spread: bool = False) -> torch.Tensor:
+    if arch == "auto":  # regression plus the colour classes, weighted to a similar size
+        pred, logits = model.both(x)
+        return (nn.functional.mse_loss(pred, ab / AB_SCALE)
+                + CLASS_WEIGHT * class_loss(logits, ab, extra["bins"], extra["weights"]))
     out = model(x)
+    if arch == "auto-hints":  # tanh ab / 128 like the automatic network; the spread's unit
+        out = out * (AB_SCALE / HINT_AB_DIVISOR)
     if through_spread:  # the loss of what the engine shows: the hints spread over out
         out = ThroughSpread.apply(out, x)
     if arch == "hints":  # SIGGRAPH 2017's Huber loss, here on ab / 110
         return nn.functional.smooth_l1_loss(out, ab / HINT_AB_DIVISOR, beta=1 / HINT_AB_DIVISOR)
+    if arch == "auto-hints":  # the PSNR's own loss
+        return nn.functional.mse_loss(out, ab / HINT_AB_DIVISOR)
     if arch == "baseline":
         return nn.functional.mse_loss(out, ab / AB_SCALE)
     return class_loss(out, ab, extra["bins"], extra["weights"])
@@ -479,7 +569,7 @@ def _validate(model: nn.Module, arch: str, val: list[np.ndarray],
     model.eval()
     with torch.no_grad():
         x, ab = batch_tensors(val)
-        if arch == "hints":  # the same hints at every validation
+        if arch in HINT_ARCHS:  # the same hints at every validation
             x = with_hints(x, ab, np.random.default_rng(0), spread_input)
         loss = _loss(model, arch, x, ab, extra, through_spread).item()
     model.train()
@@ -498,14 +588,18 @@ def _save(path: Path, model: nn.Module, opt: torch.optim.Optimizer, state: dict,
 
 
 def export_module(arch: str, model: nn.Module, bins: np.ndarray | None = None,
-                  temperature: float = TEMPERATURE) -> nn.Module:
-    """The module whose graph is exported: the net itself, or the net + annealed mean."""
+                  temperature: float = TEMPERATURE, head: str = "ab",
+                  log_weights: np.ndarray | None = None, unbalance: float = 0.0) -> nn.Module:
+    """The module whose graph is exported: the net itself, or the net + annealed mean (an
+    AutoNet's `head` "classes": its class logits and the annealed mean)."""
     model.eval()
-    if arch == "baseline":
+    if arch == "auto" and head == "classes":
+        return AnnealedMean(ClassHead(model), bins, temperature, log_weights, unbalance).eval()
+    if arch in ("baseline", "auto"):
         return model
-    if arch == "hints":
+    if arch in HINT_ARCHS:
         return HintInputs(model).eval()
-    return AnnealedMean(model, bins, temperature).eval()
+    return AnnealedMean(model, bins, temperature, log_weights, unbalance).eval()
 
 
 def to_onnx(module: nn.Module, path: Path, size: int = 64, spread_input: bool = False
@@ -550,9 +644,12 @@ def export(args: argparse.Namespace) -> Path:
     spread_input = bool(targs.get("spread_input"))
     model = build(targs["arch"], targs["width"], spread_input, bool(targs.get("prior")))
     model.load_state_dict(ckpt["model"])
-    bins = ckpt["extra"]["bins"].numpy() if targs["arch"] == "classes" else None
-    hints = targs["arch"] == "hints"
-    module = export_module(targs["arch"], model, bins, args.temperature)
+    bins = ckpt["extra"]["bins"].numpy() if targs["arch"] in ("classes", "auto") else None
+    hints = targs["arch"] in HINT_ARCHS
+    tanh = targs["arch"] in ("baseline", "auto", "auto-hints")
+    log_weights = (np.log(ckpt["extra"]["weights"].numpy()) if bins is not None else None)
+    module = export_module(targs["arch"], model, bins, args.temperature, args.head,
+                           log_weights, args.unbalance)
     Path(args.out).mkdir(parents=True, exist_ok=True)
     tmp = Path(args.out) / f".{args.id}.export.onnx"
     to_onnx(module, tmp, spread_input=spread_input)
@@ -560,8 +657,8 @@ def export(args: argparse.Namespace) -> Path:
     tmp.unlink()
     state = ckpt["state"]
     minutes = state["seconds"] / 60
-    classes = targs["arch"] == "classes"
-    ab_scale = 1.0 if classes else HINT_AB_DIVISOR if hints else AB_SCALE
+    classes = targs["arch"] == "classes" or (targs["arch"] == "auto" and args.head == "classes")
+    ab_scale = 1.0 if classes else AB_SCALE if tanh else HINT_AB_DIVISOR
     shrink = ""
     if args.shrink and not classes and not hints:
         val = [_centre(p, targs["val_size"]) for p in load_split(Path(args.data), "val")]
@@ -587,16 +684,23 @@ def export(args: argparse.Namespace) -> Path:
     earlier = (f", starting from the weights of an earlier run ({init['steps']} steps, "
                f"{init['seconds'] / 60:.0f} CPU minutes on {init['pictures'] or 'fewer'} "
                "photographs)" if init else "")
+    head = f", the {args.head} head" if targs["arch"] == "auto" else ""
+    if classes and args.unbalance:
+        shrink += (f"; {args.unbalance:g} of the class rebalancing taken off the logits "
+                   "(tools/train.py export --unbalance)")
     recipe = (f"trained by us with tools/train.py (--arch {targs['arch']} --width "
               f"{targs['width']} --crop {targs['crop']} --batch {targs['batch']} --lr "
-              f"{targs['lr']} --decay {targs.get('decay', 'none')}) for {state['step']} steps "
+              f"{targs['lr']} --decay {targs.get('decay', 'none')}{head}) for {state['step']} "
+              f"steps "
               f"/ {minutes:.0f} CPU minutes on {photos}the train split of tools/dataset.py "
               f"(docs/DATASET.md){earlier}, commit {ckpt['commit']}{shrink}"
               + ("; its x2 upsamplings and the 3x3 convolutions after them computed at the "
                  "low resolution (sub-pixel form, tools/converters/subpixel.py)" if folded
                  else ""))
     inputs = {"name": "L", "layout": "NCHW", "size": 256,
-              "multiple": 8 if classes or hints else 4, "fixed_size": False,
+              "multiple": 16 if targs["arch"].startswith("auto") else 8 if classes or hints
+              else 4,
+              "fixed_size": False,
               "l_offset": L_OFFSET, "l_divisor": L_DIVISOR}
     if hints:  # the siggraph17 family's hint inputs, normalised as in training
         inputs.update(hint_name="ab_hint", mask_name="mask", hint_divisor=HINT_AB_DIVISOR,
@@ -610,8 +714,7 @@ def export(args: argparse.Namespace) -> Path:
         "file": f"{args.id}.onnx",
         "input": inputs,
         "output": {"name": "ab", "layout": "NCHW", "ab_scale": ab_scale,
-                   "decoding": "annealed-mean" if classes else
-                   "linear" if hints else "tanh"},
+                   "decoding": "annealed-mean" if classes else "tanh" if tanh else "linear"},
         "license": "MIT",
         "provenance": recipe,
         "source_urls": [],
@@ -632,7 +735,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("command", choices=["train", "export"])
     parser.add_argument("--id", required=True)
-    parser.add_argument("--arch", choices=["baseline", "classes", "hints"], default="baseline")
+    parser.add_argument("--arch", choices=["baseline", "classes", "auto", "hints", "auto-hints"],
+                        default="baseline")
     parser.add_argument("--width", type=int, default=32, help="classes net base width")
     parser.add_argument("--data", default="/work/cache/data")
     parser.add_argument("--runs", default="/work/cache/train")
@@ -661,6 +765,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run", default="", help="export: training run to take (default: --id)")
     parser.add_argument("--checkpoint", choices=["last", "best"], default="last",
                         help="export: the last weights or those with the lowest validation loss")
+    parser.add_argument("--head", choices=["ab", "classes"], default="ab",
+                        help="export of an auto run: its ab regression (baseline family) or "
+                        "its colour classes with the annealed mean (zhang family)")
+    parser.add_argument("--unbalance", type=float, default=0.0,
+                        help="export of colour classes: undo this share (0-1) of the class "
+                        "rebalancing in the logits (safer, less saturated colours)")
     parser.add_argument("--temperature", type=float, default=TEMPERATURE,
                         help="export: annealed-mean temperature put in the graph")
     parser.add_argument("--name", default="")
