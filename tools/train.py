@@ -52,6 +52,7 @@ CHECKPOINT_SECONDS = 180
 # AutoNet: cross-entropy (~2-3 a pixel) against MSE on ab / 128 (~0.013).
 CLASS_WEIGHT = 0.005
 HINT_ARCHS = ("hints", "auto-hints")
+CLASS_ARCHS = ("classes", "auto")  # trained on the colour classes: bins in the checkpoint
 
 
 class TrainingError(Exception):
@@ -269,8 +270,8 @@ def build(arch: str, width: int = 32, spread_input: bool = False, prior: bool = 
     if arch == "hints":
         inputs = 6 if spread_input else 4
         return PriorHintNet(width, inputs) if prior else HintNet(width, inputs)
-    raise TrainingError(f"Unknown architecture {arch!r}: use baseline, classes, auto or "
-                        "hints.")
+    raise TrainingError(f"Unknown architecture {arch!r}: use baseline, classes, auto, "
+                        "auto-hints or hints.")
 
 
 # ---------------------------------------------------------------------------- data
@@ -386,7 +387,7 @@ def train(args: argparse.Namespace) -> Path:
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=args.lr)
     state = {"step": 0, "seconds": 0.0, "log": []}
     extra: dict[str, torch.Tensor] = {}
-    if args.arch in ("classes", "auto"):
+    if args.arch in CLASS_ARCHS:
         bins = load_bins(Path(args.bins))
         prior = colour_prior(pictures, bins)
         extra = {"bins": torch.from_numpy(bins),
@@ -644,10 +645,10 @@ def export(args: argparse.Namespace) -> Path:
     spread_input = bool(targs.get("spread_input"))
     model = build(targs["arch"], targs["width"], spread_input, bool(targs.get("prior")))
     model.load_state_dict(ckpt["model"])
-    bins = ckpt["extra"]["bins"].numpy() if targs["arch"] in ("classes", "auto") else None
+    bins = ckpt["extra"]["bins"].numpy() if targs["arch"] in CLASS_ARCHS else None
     hints = targs["arch"] in HINT_ARCHS
     tanh = targs["arch"] in ("baseline", "auto", "auto-hints")
-    log_weights = (np.log(ckpt["extra"]["weights"].numpy()) if bins is not None else None)
+    log_weights = np.log(ckpt["extra"]["weights"].numpy()) if bins is not None else None
     module = export_module(targs["arch"], model, bins, args.temperature, args.head,
                            log_weights, args.unbalance)
     Path(args.out).mkdir(parents=True, exist_ok=True)
@@ -685,15 +686,13 @@ def export(args: argparse.Namespace) -> Path:
                f"{init['seconds'] / 60:.0f} CPU minutes on {init['pictures'] or 'fewer'} "
                "photographs)" if init else "")
     head = f", the {args.head} head" if targs["arch"] == "auto" else ""
-    if classes and args.unbalance:
-        shrink += (f"; {args.unbalance:g} of the class rebalancing taken off the logits "
-                   "(tools/train.py export --unbalance)")
+    unbalance = (f"; {args.unbalance:g} of the class rebalancing taken off the logits "
+                 "(tools/train.py export --unbalance)" if classes and args.unbalance else "")
     recipe = (f"trained by us with tools/train.py (--arch {targs['arch']} --width "
               f"{targs['width']} --crop {targs['crop']} --batch {targs['batch']} --lr "
               f"{targs['lr']} --decay {targs.get('decay', 'none')}{head}) for {state['step']} "
-              f"steps "
-              f"/ {minutes:.0f} CPU minutes on {photos}the train split of tools/dataset.py "
-              f"(docs/DATASET.md){earlier}, commit {ckpt['commit']}{shrink}"
+              f"steps / {minutes:.0f} CPU minutes on {photos}the train split of tools/dataset.py "
+              f"(docs/DATASET.md){earlier}, commit {ckpt['commit']}{shrink}{unbalance}"
               + ("; its x2 upsamplings and the 3x3 convolutions after them computed at the "
                  "low resolution (sub-pixel form, tools/converters/subpixel.py)" if folded
                  else ""))
@@ -737,7 +736,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--id", required=True)
     parser.add_argument("--arch", choices=["baseline", "classes", "auto", "hints", "auto-hints"],
                         default="baseline")
-    parser.add_argument("--width", type=int, default=32, help="classes net base width")
+    parser.add_argument("--width", type=int, default=32,
+                        help="base width of the classes, auto and hints networks")
     parser.add_argument("--data", default="/work/cache/data")
     parser.add_argument("--runs", default="/work/cache/train")
     parser.add_argument("--bins", default=str(BINS_FILE))
