@@ -242,7 +242,7 @@ def _lab(layer: dict) -> np.ndarray:
 @pytest.mark.parametrize("name", ["hints", "hints_by_name"])
 def test_hints_layer_colours_the_result_and_is_hidden_not_changed(run, name):
     case = run["scenarios"][name]
-    assert names(case) == ["Colour hints", "Colorized (Tiny tiny)", "source"]
+    assert names(case) == ["Colour hints", "Colorized (Tiny tiny, hints)", "source"]
     hints, new, _ = case["layers"]
     assert not hints["visible"]
     calls = [c[0] for c in case["calls"]]

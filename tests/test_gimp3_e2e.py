@@ -367,7 +367,7 @@ def test_9_hints_layer_red_and_blue_regions_follow_the_hints(e2e):
     r = result(e2e, "hints_red_blue")
     assert r["run"]["status"] == "success", r["run"]
     names = [layer["name"] for layer in r["after"]["layers"]]
-    assert names == ["Colour hints", "Colorized (Tiny tiny-a)",
+    assert names == ["Colour hints", "Colorized (Tiny tiny-a, hints)",
                      r["before"]["layers"][-1]["name"]]
     # The hints layer is hidden so the result shows; its pixels are as they were.
     assert not r["hints_visible"]

@@ -42,16 +42,29 @@ def test_hints_turn_the_painted_region_red(model_dir, photo, tmp_path):
     hints = _hints(tmp_path / "hints.png")
     assert main([str(photo), "--hints", str(hints), "-o", str(tmp_path / "hinted")]) == 0
     plain = _a_star(tmp_path / "plain" / "p_tiny.png")[14:26, 14:36].mean()
-    hinted = _a_star(tmp_path / "hinted" / "p_tiny.png")[14:26, 14:36].mean()
+    hinted = _a_star(tmp_path / "hinted" / "p_tiny_hints.png")[14:26, 14:36].mean()
     assert hinted > plain + 20
+
+
+def test_a_hinted_result_is_kept_beside_the_automatic_one(model_dir, photo, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main([str(photo), "-o", str(out)]) == 0
+    automatic = (out / "p_tiny.png").read_bytes()
+    assert main([str(photo), "--hints", str(_hints(tmp_path / "h.png")), "-o", str(out)]) == 0
+    assert "skipped" not in capsys.readouterr().out
+    assert (out / "p_tiny.png").read_bytes() == automatic
+    assert (out / "p_tiny_hints.png").exists()
+    # Both are known as results: a run over the folder does not take them as photos.
+    assert main([str(out), "-o", str(tmp_path / "again")]) == 1
+    assert "the folder has no images" in capsys.readouterr().err
 
 
 def test_all_transparent_hints_are_the_same_as_none(model_dir, photo, tmp_path):
     hints = _hints(tmp_path / "empty.png", painted=False)
     assert main([str(photo), "-o", str(tmp_path / "a")]) == 0
     assert main([str(photo), "--hints", str(hints), "-o", str(tmp_path / "b")]) == 0
-    assert (tmp_path / "a" / "p_tiny.png").read_bytes() == (tmp_path / "b" / "p_tiny.png"
-                                                            ).read_bytes()
+    assert (tmp_path / "a" / "p_tiny.png").read_bytes() == (
+        tmp_path / "b" / "p_tiny_hints.png").read_bytes()
 
 
 def test_hints_of_the_wrong_size_are_one_clear_line(model_dir, photo, tmp_path, capsys):
@@ -95,7 +108,8 @@ def test_hints_dir_pairs_by_name(model_dir, photo, tmp_path, capsys):
     _hints(folder / "p.png")
     assert main([str(photo.parent), "--hints-dir", str(folder), "-o", str(tmp_path / "o")]) == 0
     assert "no hints for" in capsys.readouterr().out
-    p, q = (_a_star(tmp_path / "o" / f"{n}_tiny.png")[14:26, 14:36].mean() for n in "pq")
+    p, q = (_a_star(tmp_path / "o" / name)[14:26, 14:36].mean()
+            for name in ("p_tiny_hints.png", "q_tiny.png"))
     assert p > q + 20
 
 
@@ -106,7 +120,7 @@ def test_with_hints_and_no_model_the_default_hint_model_runs(model_dir, photo, t
     assert (tmp_path / "a" / "p_tiny.png").exists()  # no hints: the default model
     hints = _hints(tmp_path / "h.png")
     assert main([str(photo), "--hints", str(hints), "-o", str(tmp_path / "b")]) == 0
-    assert (tmp_path / "b" / "p_tiny-hints.png").exists()
+    assert (tmp_path / "b" / "p_tiny-hints_hints.png").exists()
 
 
 def _raw(array: np.ndarray) -> client.Raw:
@@ -134,4 +148,7 @@ def test_worker_takes_a_hints_buffer(model_dir, dtype):
         np.frombuffer(r["pixels"], dtype).reshape(H, W, 3).astype(np.float32) / scale,
         cv2.COLOR_RGB2Lab)[14:26, 14:36, 1].mean() for r in (plain, hinted))
     assert a_hinted > a_plain + 20
+    # The front ends name the two layers apart, so the editor can toggle and compare them.
+    assert (client.layer_name(plain), client.layer_name(hinted)) == (
+        "Colorized (Tiny tiny)", "Colorized (Tiny tiny, hints)")
     assert not wrong["ok"] and wrong["error"] == "bad-input" and "96 x 32" in wrong["message"]

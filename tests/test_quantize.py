@@ -125,6 +125,15 @@ def test_int8_variant_is_quantized_listed_and_measured(setup):
     assert 0 < f["mean_de00"] < 2.0  # quantized (not identical), and close
 
 
+def test_int8_calibrates_on_photos_of_different_shapes(setup, tmp_path):
+    # ONNX Runtime's percentile calibrator stacks each tensor over the calibration inputs.
+    folder = setup["calibration"]
+    rgb = cv2.resize(skimage_data.astronaut(), (90, 200), interpolation=cv2.INTER_AREA)
+    cv2.imwrite(str(folder / "tall.png"), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    assert quantize(setup, "int8", "--calibration", str(folder)) == 0
+    assert "4 photos of cal/" in entry(setup["models"], "small-int8")["provenance"]
+
+
 def test_fp16_variant_keeps_float32_io(setup):
     assert quantize(setup, "fp16") == 0
     e = entry(setup["models"], "small-fp16")

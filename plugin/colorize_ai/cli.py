@@ -81,7 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="colorize-ai",
         description="Colorize black-and-white photos with deep-learning models. Each result is "
-                    "written as <name>_<model id>.png; inputs are never modified.")
+                    "written as <name>_<model id>.png (with colour hints "
+                    "<name>_<model id>_hints.png); inputs are never modified.")
     p.add_argument("inputs", nargs="*", metavar="INPUT", help="image files or folders of images")
     p.add_argument("-o", "--output", type=Path, metavar="DIR",
                    help="folder for the results (default: next to each input)")
@@ -146,8 +147,11 @@ class Job:
     stem: str = ""  # its results' name before _<model id>, when not the source's own stem
 
 
+HINTED = "_hints"  # after the model id in a result made with colour hints
+
+
 def _is_result(path: Path, model_ids: set[str]) -> bool:
-    return any(path.stem.endswith(f"_{i}") for i in model_ids)
+    return any(path.stem.endswith((f"_{i}", f"_{i}{HINTED}")) for i in model_ids)
 
 
 def _scan(folder: Path, relative: Path, model_ids: set[str], recursive: bool,
@@ -267,9 +271,13 @@ class Bar:
             sys.stderr.write("\r" + " " * 80 + "\r")
 
 
-def _output_path(job: Job, out_dir: Path | None, model_id: str, fmt: str) -> Path:
+def _output_path(job: Job, out_dir: Path | None, model_id: str, fmt: str,
+                 hinted: bool = False) -> Path:
+    """Where a result goes; one made with hints is named apart, so that the editor can keep
+    it beside the automatic one in the same folder and compare."""
     folder = out_dir / job.relative if out_dir else job.source.parent
-    return folder / f"{job.stem or job.source.stem}_{model_id}{FORMATS[fmt]}"
+    tail = HINTED if hinted else ""
+    return folder / f"{job.stem or job.source.stem}_{model_id}{tail}{FORMATS[fmt]}"
 
 
 def _colorize_file(job: Job, models: list[Model], args: argparse.Namespace, bar: Bar) -> bool:
@@ -277,8 +285,9 @@ def _colorize_file(job: Job, models: list[Model], args: argparse.Namespace, bar:
     hints: np.ndarray | None = None
     ok = True
     said: set[str] = set()  # format notes, once per input
+    hinted = _hints_file(job.source, args) is not None
     for model in models:
-        target = _output_path(job, args.output, model.spec.base_id, args.format)
+        target = _output_path(job, args.output, model.spec.base_id, args.format, hinted)
         if target.exists() and not args.overwrite:
             bar.say(f"skipped: {target} exists (use --overwrite to replace it)")
             continue

@@ -149,11 +149,14 @@ def colorize_in_worker(config_dir, image, models, options, images=None, progress
 
 
 def layer_name(response):
-    """The new layer's name: the model's, and the precision when a fast copy ran."""
-    name = response.get("model_name") or response.get("model")
+    """The new layer's name: the model's, the precision when a fast copy ran, and "hints"
+    when colour hints were given (the editor toggles the runs with and without to compare)."""
+    parts = [response.get("model_name") or response.get("model")]
     if response.get("fast_copy"):
-        name = "%s, %s" % (name, response.get("precision"))
-    return "Colorized (%s)" % name
+        parts.append(response.get("precision"))
+    if response.get("hints"):
+        parts.append("hints")
+    return "Colorized (%s)" % ", ".join(parts)
 
 
 def _write_private(path, data):

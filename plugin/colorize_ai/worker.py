@@ -139,6 +139,7 @@ def colorize_request(request: dict, emit: Emit) -> dict:
                 "channels": result.shape[2], "model": model.spec.base_id,
                 "model_name": model.name, "fast_copy": model.spec.is_variant,
                 "precision": model.spec.precision, "provider": model.provider,
+                "hints": pipeline.get("hints") is not None,
                 "timings": {k: round(v, 4) for k, v in timings.items()}}
     if model.info.warning:
         response["warning"] = model.info.warning

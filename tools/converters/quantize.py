@@ -73,6 +73,10 @@ def model_feeds(model: Any, rgb: np.ndarray) -> dict[str, np.ndarray]:
 def _reader(model: Any, photos: list[np.ndarray]) -> Any:
     from onnxruntime.quantization import CalibrationDataReader
 
+    # ONNX Runtime's percentile and entropy calibrators stack each tensor's values over all
+    # the inputs, which fails when photos of different proportions give them different shapes.
+    mixed = len({rgb.shape[:2] for rgb in photos}) > 1
+
     class PhotoReader(CalibrationDataReader):
         def __init__(self) -> None:
             self._photos = iter(photos)
@@ -83,6 +87,10 @@ def _reader(model: Any, photos: list[np.ndarray]) -> Any:
             if rgb is None:
                 return None
             self._bar.step()
+            if mixed:  # the photos' centre squares, which the engine feeds as they are
+                side = min(rgb.shape[:2])
+                top, left = (rgb.shape[0] - side) // 2, (rgb.shape[1] - side) // 2
+                rgb = rgb[top:top + side, left:left + side]
             return model_feeds(model, rgb)
 
     return PhotoReader()
