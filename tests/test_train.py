@@ -12,11 +12,12 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="torch is in the `train` extra")
 ort = pytest.importorskip("onnxruntime")
-pytest.importorskip("onnx")
+onnx = pytest.importorskip("onnx")
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tools"))
 import train  # noqa: E402
+from converters.common import get_metadata  # noqa: E402
 
 BINS = REPO.parent / "shared" / "fixtures" / "zhang-eccv16" / "pts_in_hull.npy"
 needs_bins = pytest.mark.skipif(not BINS.exists(),
@@ -303,6 +304,23 @@ def test_auto_net_exports_both_heads_and_its_hint_variant_starts_as_it(tiny_data
         assert got.shape == want.shape == shape
         np.testing.assert_allclose(got, want, atol=1e-3 * max(1.0, np.abs(want).max()))
 
+    # --half-weights: float16 storage behind casts, float32 arithmetic, the same outputs.
+    assert train.main(["export", "--id", "tiny-auto-half", "--run", "tiny-auto", "--runs",
+                       str(root / "runs"), "--out", str(models), "--half-weights",
+                       "--name", "half", "--description", "test"]) == 0
+    entry = json.loads((models / "manifest.json").read_text())["models"][-1]
+    assert "weights stored as float16" in entry["provenance"]
+    half = onnx.load(str(models / entry["file"]))
+    assert int(get_metadata(half, "weights_float16")) >= 10
+    assert any(t.data_type == onnx.TensorProto.FLOAT16 for t in half.graph.initializer)
+    assert (models / entry["file"]).stat().st_size < 0.7 * (models / "tiny-auto-ab.onnx").stat(
+        ).st_size
+    (full,), (halved,) = (ort.InferenceSession(str(models / f), providers=[
+        "CPUExecutionProvider"]).run(["ab"], {"L": x}) for f in ("tiny-auto-ab.onnx",
+                                                                  entry["file"]))
+    np.testing.assert_allclose(halved, full, atol=3e-3)
+    assert not np.array_equal(halved, full)  # the weights were rounded
+
     args = run_args(root, "auto-hints", 1, "--lr", "0", "--init",
                     str(root / "runs" / "tiny-auto" / "last.pt"))
     assert train.main(args) == 0
@@ -320,6 +338,22 @@ def test_auto_net_exports_both_heads_and_its_hint_variant_starts_as_it(tiny_data
     entry = json.loads((models / "manifest.json").read_text())["models"][-1]
     assert entry["family"] == "siggraph17" and entry["output"]["decoding"] == "tanh"
     assert entry["output"]["spread_hints"] and entry["input"]["hint_divisor"] == 110.0
+    # --init-lr-scale 0: what --init gave stays as trained, the widened first convolution (the
+    # hint inputs) learns; the two learning rates survive --resume.
+    start = torch.load(root / "runs" / "tiny-auto" / "last.pt", weights_only=False)["model"]
+    for steps in (2, 3):
+        extra = ("--resume",) if steps == 3 else ()
+        assert train.main(run_args(root, "auto-hints", steps, "--id", "tiny-frozen", "--init",
+                                   str(root / "runs" / "tiny-auto" / "last.pt"),
+                                   "--init-lr-scale", "0", *extra)) == 0
+        got = torch.load(root / "runs" / "tiny-frozen" / "last.pt", weights_only=False)
+        assert got["state"]["step"] == steps
+        params = dict(train.build("auto-hints", 8).named_parameters())
+        for name in params:
+            if name == "full.0.weight":
+                assert not torch.equal(got["model"][name][:, :1], start[name])
+            else:
+                assert torch.equal(got["model"][name], start[name]), name
     model = load_model("tiny-auto-hints", device="cpu", folders=[models])
     hints = np.zeros((48, 64, 4), np.uint8)
     hints[10:20, 10:20] = (200, 40, 40, 255)

@@ -384,7 +384,6 @@ def train(args: argparse.Namespace) -> Path:
     model = build(args.arch, args.width, args.spread_input, bool(args.prior))
     if args.prior:  # the automatic model's weights and ab scale (its manifest's, shrink kept)
         start_prior(model, Path(args.prior), args.prior_scale)
-    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=args.lr)
     state = {"step": 0, "seconds": 0.0, "log": []}
     extra: dict[str, torch.Tensor] = {}
     if args.arch in CLASS_ARCHS:
@@ -393,6 +392,7 @@ def train(args: argparse.Namespace) -> Path:
         extra = {"bins": torch.from_numpy(bins),
                  "weights": torch.from_numpy(rebalance_weights(prior)),
                  "prior": torch.from_numpy(prior.astype(np.float32))}
+    trained: set[str] = set()  # parameters that --init gives as they were trained
     if args.init and not (args.resume and ckpt_path.exists()):
         start = torch.load(args.init, weights_only=False)
         if isinstance(model, PriorHintNet) and not any(k.startswith("prior.")
@@ -403,17 +403,26 @@ def train(args: argparse.Namespace) -> Path:
             model.load_state_dict({**model.state_dict(), **weights})
         else:
             model.load_state_dict(widened(start["model"], model))  # a fresh optimizer
+            own = dict(model.named_parameters())
+            trained = {k for k, v in start["model"].items()
+                       if k in own and v.shape == own[k].shape}
         state["init"] = {"from": str(args.init), "steps": start["state"]["step"],
                          "seconds": round(start["state"]["seconds"], 1),
                          "pictures": start["state"].get("pictures")}
         print(f"initialised from {args.init} ({start['state']['step']} steps)")
     if args.resume and ckpt_path.exists():
         ckpt = torch.load(ckpt_path, weights_only=False)
+        trained = set(ckpt["state"].get("trained", []))
+        opt = optimizer(model, trained, args)
         model.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
         state = ckpt["state"]
         extra = ckpt.get("extra", extra)
         print(f"resumed {ckpt_path} at step {state['step']}, {state['seconds'] / 60:.1f} min")
+    else:
+        opt = optimizer(model, trained, args)
+        if trained and args.init_lr_scale != 1.0:
+            state["trained"] = sorted(trained)
     state["pictures"] = len(pictures)  # the latest run's; the model card tells earlier ones
     rng = np.random.default_rng(args.seed + state["step"])
     torch.manual_seed(args.seed + state["step"])
@@ -423,7 +432,7 @@ def train(args: argparse.Namespace) -> Path:
     while state["seconds"] < budget and (args.steps <= 0 or state["step"] < args.steps):
         t0 = time.monotonic()
         for group in opt.param_groups:
-            group["lr"] = learning_rate(args, state["seconds"] / budget)
+            group["lr"] = learning_rate(args, state["seconds"] / budget) * group.get("scale", 1.0)
         crops = [random_crop(pictures[rng.integers(len(pictures))], args.crop, rng)
                  for _ in range(args.batch)]
         x, ab = batch_tensors(crops)
@@ -454,6 +463,20 @@ def train(args: argparse.Namespace) -> Path:
     if state["step"] and not ckpt_path.exists():
         _save(ckpt_path, model, opt, state, extra, args)
     return ckpt_path
+
+
+def optimizer(model: nn.Module, trained: set[str], args: argparse.Namespace
+              ) -> torch.optim.Optimizer:
+    """Adam; with --init-lr-scale the parameters --init gave as trained move at that share of
+    the learning rate, the new or widened ones (a hint model's first convolution) at all of
+    it. Fresh Adam moves every weight by about the learning rate per step, whatever its
+    gradient: at 3e-4 a converged U-Net lost its colour within 200 steps while the new hint
+    weights had hardly grown (the unet-hints-v2 run, session 7)."""
+    params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    scale = args.init_lr_scale if trained else 1.0
+    groups = [{"params": [p for n, p in params if n not in trained], "scale": 1.0},
+              {"params": [p for n, p in params if n in trained], "scale": scale}]
+    return torch.optim.Adam([g for g in groups if g["params"]], lr=args.lr)
 
 
 def start_prior(model: PriorHintNet, checkpoint: Path, scale: float) -> None:
@@ -679,6 +702,10 @@ def export(args: argparse.Namespace) -> Path:
 
     # After the metadata, where the rewrite records itself.
     folded = 0 if args.direct_convolutions else subpixel_rewrite(proto)
+    if args.half_weights:  # after the rewrite, which makes new weights of its own
+        from converters.halfweights import half_weights
+
+        half_weights(proto)
     pictures = state.get("pictures")
     photos = f"{pictures} photographs of " if pictures else ""
     init = state.get("init")
@@ -695,7 +722,9 @@ def export(args: argparse.Namespace) -> Path:
               f"(docs/DATASET.md){earlier}, commit {ckpt['commit']}{shrink}{unbalance}"
               + ("; its x2 upsamplings and the 3x3 convolutions after them computed at the "
                  "low resolution (sub-pixel form, tools/converters/subpixel.py)" if folded
-                 else ""))
+                 else "")
+              + ("; weights stored as float16, computed in float32 (--half-weights)"
+                 if args.half_weights else ""))
     inputs = {"name": "L", "layout": "NCHW", "size": 256,
               "multiple": 16 if targs["arch"].startswith("auto") else 8 if classes or hints
               else 4,
@@ -761,6 +790,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--spread-input", action="store_true",
                         help="hints: also feed the hints spread over grey by the engine")
     parser.add_argument("--init", help="start from this checkpoint's weights (a new run)")
+    parser.add_argument("--init-lr-scale", type=float, default=1.0,
+                        help="with --init: the learning rate's share for the weights it gives "
+                             "as trained (new or widened weights take all of it)")
     parser.add_argument("--out", default=str(REPO / "models"))
     parser.add_argument("--run", default="", help="export: training run to take (default: --id)")
     parser.add_argument("--checkpoint", choices=["last", "best"], default="last",
@@ -778,6 +810,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--default", action="store_true", help="mark as the default model")
     parser.add_argument("--shrink", action="store_true",
                         help="export (baseline): scale ab by the validation least-squares factor")
+    parser.add_argument("--half-weights", action="store_true",
+                        help="export: store the weights as float16 (half the file; the "
+                             "arithmetic stays float32)")
     parser.add_argument("--direct-convolutions", action="store_true",
                         help="export: keep each x2 upsampling + 3x3 convolution as PyTorch "
                              "computes it (by default one 2x2 convolution at the low "
