@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from colorize_ai.errors import BadInput
-from colorize_ai.hints import check_hints, hint_cells, spread_hints
+from colorize_ai.families import HintCells
+from colorize_ai.hints import check_hints, hint_cells, recolour_alike, spread_hints
 from colorize_ai.model import load_model
 from colorize_ai.pipeline import colorize
 from tiny_models import add_hint_model
@@ -89,6 +90,42 @@ def test_spread_follows_the_hint_and_stops_at_edges():
     assert np.allclose(out[31, 11], red, atol=1)
     assert out[5:60, 2:28, 0].min() > 0.6 * red[0]  # the whole left region turns red
     assert np.abs(out[:, 40:]).max() < 0.1 * red[0]  # the right one keeps the prediction
+
+
+def test_a_hint_recolours_look_alike_regions_the_spread_cannot_reach():
+    """Before the spread, a dot on one patch of sky also moves a patch of the same lightness
+    and predicted colour behind a dark band; the band and a patch that the model coloured
+    differently keep their prediction."""
+    lightness = np.full((64, 64), 70, np.float32)
+    lightness[:, 28:36] = 20  # the band
+    prediction = np.zeros((64, 64, 2), np.float32)
+    prediction[40:, 40:] = (20, 40)  # "not sky" by the model's own colour
+    hints = np.zeros((64, 64, 4), np.uint8)
+    hints[10:13, 10:13] = (80, 130, 220, 255)  # blue
+    cells = hint_cells(hints, 64, 64)
+    out = recolour_alike(lightness, prediction, cells)
+    blue = _ab((80, 130, 220))
+    # Nine hinted cells against ALIKE_FLOOR's ten: about half-way (the spread keeps the hint).
+    assert out[11, 11, 1] < 0.4 * blue[1]
+    assert out[5:30, 40:60, 1].mean() < 0.2 * blue[1]  # behind the band: towards blue
+    assert np.abs(out[:, 28:36]).max() < 0.01 * abs(blue[1])  # the band: unlike
+    assert np.allclose(out[50:60, 50:60], (20, 40), atol=0.01 * abs(blue[1]))
+    # And spread_hints starts from it, unless told not to.
+    kept = spread_hints(lightness, prediction, cells, alike=False)
+    moved = spread_hints(lightness, prediction, cells)
+    assert moved[5:30, 40:60, 1].mean() < kept[5:30, 40:60, 1].mean() - 0.1 * abs(blue[1])
+
+
+def test_look_alikes_pool_many_hinted_cells_into_bounded_blocks():
+    rng = np.random.default_rng(5)
+    lightness = rng.uniform(20, 80, (256, 192)).astype(np.float32)
+    prediction = rng.normal(0, 10, (256, 192, 2)).astype(np.float32)
+    cells = HintCells(ab=np.full((256, 192, 2), 15, np.float32), mask=np.ones((256, 192),
+                                                                            np.float32))
+    out = recolour_alike(lightness, prediction, cells)  # every cell hinted
+    assert out.shape == prediction.shape and np.isfinite(out).all()
+    # Hinted everywhere with one colour: every prediction moves towards it.
+    assert np.abs(out - 15).mean() < np.abs(prediction - 15).mean()
 
 
 def test_hint_model_gets_the_cells_as_input(tmp_path, monkeypatch):

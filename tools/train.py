@@ -428,7 +428,7 @@ def train(args: argparse.Namespace) -> Path:
     torch.manual_seed(args.seed + state["step"])
     budget = args.minutes * 60
     last_save = time.monotonic()
-    model.train()
+    training_mode(model, args.freeze_norms)
     while state["seconds"] < budget and (args.steps <= 0 or state["step"] < args.steps):
         t0 = time.monotonic()
         for group in opt.param_groups:
@@ -450,7 +450,7 @@ def train(args: argparse.Namespace) -> Path:
         done = state["seconds"] >= budget or state["step"] == args.steps
         if done or time.monotonic() - last_save > CHECKPOINT_SECONDS:
             val_loss = _validate(model, args.arch, val, extra, args.spread_input,
-                                 args.through_spread)
+                                 args.through_spread, args.freeze_norms)
             state["log"].append({"step": state["step"], "seconds": round(state["seconds"], 1),
                                  "train_loss": round(loss.item(), 5),
                                  "val_loss": round(val_loss, 5)})
@@ -543,9 +543,11 @@ def spread_batch(x: torch.Tensor, prior: torch.Tensor, hinted: bool = True) -> t
     hint_ab = x[:, 1:3].numpy().transpose(0, 2, 3, 1)
     masks = x[:, 3].numpy()
     priors = prior.detach().numpy().transpose(0, 2, 3, 1)
+    # A picture without hints keeps the prediction, as in the engine (hint_cells gives None).
+    # Without the engine's look-alike recolouring, which is not linear in the prediction.
     out = [spread_hints(light, p, HintCells(np.ascontiguousarray(h) if hinted
-                                            else np.zeros_like(p), m))
-           for light, p, h, m in zip(lightness, priors, hint_ab, masks)]
+                                            else np.zeros_like(p), m), alike=False)
+           if m.any() else p for light, p, h, m in zip(lightness, priors, hint_ab, masks)]
     return torch.from_numpy(np.stack(out).transpose(0, 3, 1, 2).copy())
 
 
@@ -587,7 +589,7 @@ def _loss(model: nn.Module, arch: str, x: torch.Tensor, ab: torch.Tensor,
 
 def _validate(model: nn.Module, arch: str, val: list[np.ndarray],
               extra: dict[str, torch.Tensor], spread_input: bool = False,
-              through_spread: bool = False) -> float:
+              through_spread: bool = False, freeze_norms: bool = False) -> float:
     if not val:
         return float("nan")
     model.eval()
@@ -596,8 +598,19 @@ def _validate(model: nn.Module, arch: str, val: list[np.ndarray],
         if arch in HINT_ARCHS:  # the same hints at every validation
             x = with_hints(x, ab, np.random.default_rng(0), spread_input)
         loss = _loss(model, arch, x, ab, extra, through_spread).item()
-    model.train()
+    training_mode(model, freeze_norms)
     return loss
+
+
+def training_mode(model: nn.Module, freeze_norms: bool = False) -> None:
+    """model.train(); with freeze_norms its batch normalisations keep the statistics they
+    were trained with (a network trained on from --init whose inputs change, as a hint
+    model's do, would otherwise shift them towards the new inputs and lose what it could)."""
+    model.train()
+    if freeze_norms:
+        for module in model.modules():
+            if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                module.eval()
 
 
 def _save(path: Path, model: nn.Module, opt: torch.optim.Optimizer, state: dict,
@@ -790,6 +803,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--spread-input", action="store_true",
                         help="hints: also feed the hints spread over grey by the engine")
     parser.add_argument("--init", help="start from this checkpoint's weights (a new run)")
+    parser.add_argument("--freeze-norms", action="store_true",
+                        help="keep the batch normalisations' statistics (training on from "
+                             "--init with new inputs)")
     parser.add_argument("--init-lr-scale", type=float, default=1.0,
                         help="with --init: the learning rate's share for the weights it gives "
                              "as trained (new or widened weights take all of it)")

@@ -34,6 +34,16 @@ MATTING_EPS = 1e-5  # ridge on each window's slope (L in [0, 1]); 1e-6 to 3e-5 w
 # cells (1e-3 measured best of 3e-3, 1e-3, 3e-4 on the validation photos).
 SCREEN = 1e-3
 HINT_WEIGHT = 1e3  # hinted cells keep their hint colour (a soft but firm constraint)
+# Look-alikes (before the spread): a hint's difference from the prediction also moves the
+# prediction of cells that look like its own (similar L and predicted colour, within about
+# half the picture), so one dot of sky recolours the sky behind the trees too. On 40
+# validation photos (unet-ours): +0.07 dB at N = 1 and 5 hints, +0.10 at 10, -0.005 at 20,
+# +0.02 at 50, +0.01 at 100 (sigmas from a grid of six settings at N = 1-20).
+ALIKE_SIGMA_L = 5.0  # L units
+ALIKE_SIGMA_AB = 5.0  # ab units of the prediction
+ALIKE_REACH = 0.5  # the spatial sigma, as a share of the grid's long side
+ALIKE_FLOOR = 10.0  # hinted cells' worth of weight that keeps the prediction as it is
+ALIKE_BLOCKS = 128  # hinted cells are pooled into at most this many blocks: bounded cost
 ITERATIONS_PER_LEVEL = 60
 COARSEST = 16  # the coarse-to-fine solve starts at this side or below
 TOLERANCE = 1e-3  # of the preconditioned residual, relative to the start's
@@ -187,13 +197,59 @@ def _propagate(lightness: np.ndarray, mask: np.ndarray, wanted: np.ndarray,
     return _solve(lightness, hinted, hinted * wanted + SCREEN * prior, x, ITERATIONS_PER_LEVEL)
 
 
-def spread_hints(lightness: np.ndarray, ab: np.ndarray, cells: HintCells) -> np.ndarray:
+def _features(lightness: np.ndarray, ab: np.ndarray) -> np.ndarray:
+    """Each cell's L, predicted ab and position, in units of their sigmas (h x w x 5)."""
+    rows, cols = lightness.shape
+    reach = ALIKE_REACH * max(rows, cols)
+    ys, xs = np.mgrid[0:rows, 0:cols].astype(np.float32) / np.float32(reach)
+    return np.dstack([lightness / np.float32(ALIKE_SIGMA_L), ab / np.float32(ALIKE_SIGMA_AB),
+                      ys, xs]).astype(np.float32)
+
+
+def recolour_alike(lightness: np.ndarray, ab: np.ndarray, cells: HintCells) -> np.ndarray:
+    """The prediction `ab` (h x w x 2) moved, at every cell, by the hints' differences from it,
+    weighted by how much the cell looks like each hinted one (a Gaussian of the distance in
+    L, predicted ab and position); cells like no hint keep their prediction."""
+    rows, cols = cells.mask.shape
+    features = _features(lightness, ab)
+    # Pool the hinted cells into square blocks: mean feature and difference, and their count.
+    side = max(1, int(np.ceil(np.sqrt(rows * cols / ALIKE_BLOCKS))))
+    hinted = cells.mask > 0
+    block = ((np.arange(rows) // side)[:, None] * -(-cols // side)
+             + (np.arange(cols) // side)[None, :])[hinted]
+    count = np.bincount(block).astype(np.float32)
+    used = count > 0
+    pooled = np.stack([np.bincount(block, v)[used] for v in features[hinted].T], axis=1)
+    difference = cells.ab[hinted] - ab[hinted]
+    moved = np.stack([np.bincount(block, v)[used] for v in difference.T], axis=1)
+    count = count[used]
+    pooled = (pooled / count[:, None]).astype(np.float32)  # float32 from here: twice as fast
+    moved = (moved / count[:, None]).astype(np.float32)
+    flat = features.reshape(-1, 5)
+    out = ab.reshape(-1, 2).copy()
+    chunk = 8192  # cells at a time: bounds the cells x blocks weight matrix
+    for start in range(0, len(flat), chunk):
+        f = flat[start:start + chunk]
+        d2 = (f * f).sum(1)[:, None] - 2 * f @ pooled.T + (pooled * pooled).sum(1)[None]
+        weight = np.exp(np.minimum(-0.5 * d2, 0)) * count[None]
+        out[start:start + chunk] += (weight @ moved) / (weight.sum(1) + ALIKE_FLOOR)[:, None]
+    return out.reshape(ab.shape).astype(np.float32)
+
+
+def spread_hints(lightness: np.ndarray, ab: np.ndarray, cells: HintCells,
+                 alike: bool = True) -> np.ndarray:
     """The ab field (h x w x 2) that keeps the hint colours (cells at h x w), is smooth along
     the edges of `lightness` (h x w, L units) and returns to the prediction `ab` away from
     the hints. Measured on the validation photos, this beats spreading only the difference
     between hints and prediction (which keeps the prediction's own blotches between the
-    hints) by 1.1-2.3 dB from N = 1 to 100 hints (tools/evaluate.py --hints)."""
-    field = _propagate(lightness.astype(np.float32), cells.mask.astype(np.float32),
+    hints) by 1.1-2.3 dB from N = 1 to 100 hints (tools/evaluate.py --hints). The prediction
+    is first recoloured where it looks like a hinted cell (recolour_alike; alike=False leaves
+    that out, which keeps the spread linear in `ab`, as training through it needs)."""
+    lightness = lightness.astype(np.float32)
+    prior = ab.astype(np.float32)
+    if alike:
+        prior = recolour_alike(lightness, prior, cells)
+    field = _propagate(lightness, cells.mask.astype(np.float32),
                        cells.ab.transpose(2, 0, 1).astype(np.float32),
-                       np.ascontiguousarray(ab.transpose(2, 0, 1), dtype=np.float32))
+                       np.ascontiguousarray(prior.transpose(2, 0, 1)))
     return field.transpose(1, 2, 0)

@@ -114,7 +114,8 @@ def predict(model: Model, small_l: np.ndarray, hints: np.ndarray | None = None,
     if model.takes_hints:
         cells = hint_cells(hints, *small_l.shape)
         if cells is not None and family.spread_input:
-            cells.spread = spread_hints(small_l, np.zeros_like(cells.ab), cells)
+            # Over grey, as the model was trained on it (tools/train.py spread_batch).
+            cells.spread = spread_hints(small_l, np.zeros_like(cells.ab), cells, alike=False)
         clock["hints"] = time.perf_counter() - start
     ab = model.predict_ab(small_l, cells)
     if not family.spread_after:
