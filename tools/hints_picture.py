@@ -47,8 +47,12 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default=str(REPO / "models"))
-    parser.add_argument("--model", nargs="+", default=["baseline-ours"])
+    parser.add_argument("--model", nargs="+", help="model ids (default: the default model)")
     args = parser.parse_args(argv)
+    if not args.model:
+        from colorize_ai.registry import get_spec
+
+        args.model = [get_spec(None, [args.models]).id]
     grey = np.asarray(Image.open(PHOTO).convert("RGB"))
     if not HINTS.exists():
         Image.fromarray(paint_hints((grey.shape[1], grey.shape[0])), "RGBA").save(HINTS)
