@@ -348,12 +348,22 @@ def test_auto_net_exports_both_heads_and_its_hint_variant_starts_as_it(tiny_data
                                    "--init-lr-scale", "0", *extra)) == 0
         got = torch.load(root / "runs" / "tiny-frozen" / "last.pt", weights_only=False)
         assert got["state"]["step"] == steps
+        # --freeze-norms is off: the batch statistics follow the new inputs.
+        assert not torch.equal(got["model"]["full.2.running_mean"], start["full.2.running_mean"])
         params = dict(train.build("auto-hints", 8).named_parameters())
         for name in params:
             if name == "full.0.weight":
                 assert not torch.equal(got["model"][name][:, :1], start[name])
             else:
                 assert torch.equal(got["model"][name], start[name]), name
+    # --freeze-norms: the batch normalisations keep the statistics --init gave.
+    assert train.main(run_args(root, "auto-hints", 2, "--id", "tiny-norms", "--init",
+                               str(root / "runs" / "tiny-auto" / "last.pt"),
+                               "--freeze-norms")) == 0
+    got = torch.load(root / "runs" / "tiny-norms" / "last.pt", weights_only=False)["model"]
+    stats = [k for k in start if k.endswith(("running_mean", "running_var"))]
+    assert stats and all(torch.equal(got[k], start[k]) for k in stats)
+    assert not torch.equal(got["down2.0.weight"], start["down2.0.weight"])  # still learning
     model = load_model("tiny-auto-hints", device="cpu", folders=[models])
     hints = np.zeros((48, 64, 4), np.uint8)
     hints[10:20, 10:20] = (200, 40, 40, 255)
