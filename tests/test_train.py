@@ -369,3 +369,14 @@ def test_auto_net_exports_both_heads_and_its_hint_variant_starts_as_it(tiny_data
     hints[10:20, 10:20] = (200, 40, 40, 255)
     out = colorize(np.full((48, 64), 128, np.uint8), model, hints=hints)
     assert out[12:18, 12:18, 0].mean() > out[12:18, 12:18, 2].mean() + 40  # the hint is kept
+
+
+def test_a_run_started_with_init_resumes(tiny_data):
+    """--init without --init-lr-scale gives one optimizer group, which --resume rebuilds."""
+    root = tiny_data
+    assert train.main(run_args(root, "auto", 1)) == 0
+    init = str(root / "runs" / "tiny-auto" / "last.pt")
+    for steps, extra in ((1, ()), (2, ("--resume",))):
+        assert train.main(run_args(root, "auto-hints", steps, "--init", init, *extra)) == 0
+    ckpt = torch.load(root / "runs" / "tiny-auto-hints" / "last.pt", weights_only=False)
+    assert ckpt["state"]["step"] == 2

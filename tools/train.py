@@ -412,17 +412,18 @@ def train(args: argparse.Namespace) -> Path:
         print(f"initialised from {args.init} ({start['state']['step']} steps)")
     if args.resume and ckpt_path.exists():
         ckpt = torch.load(ckpt_path, weights_only=False)
-        trained = set(ckpt["state"].get("trained", []))
-        opt = optimizer(model, trained, args)
+        # The groups the run was started with (its checkpoint's optimizer state has them).
+        opt = optimizer(model, set(ckpt["state"].get("trained", [])),
+                        ckpt["state"].get("init_lr_scale", 1.0))
         model.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
         state = ckpt["state"]
         extra = ckpt.get("extra", extra)
         print(f"resumed {ckpt_path} at step {state['step']}, {state['seconds'] / 60:.1f} min")
     else:
-        opt = optimizer(model, trained, args)
+        opt = optimizer(model, trained, args.init_lr_scale)
         if trained and args.init_lr_scale != 1.0:
-            state["trained"] = sorted(trained)
+            state.update(trained=sorted(trained), init_lr_scale=args.init_lr_scale)
     state["pictures"] = len(pictures)  # the latest run's; the model card tells earlier ones
     rng = np.random.default_rng(args.seed + state["step"])
     torch.manual_seed(args.seed + state["step"])
@@ -465,18 +466,18 @@ def train(args: argparse.Namespace) -> Path:
     return ckpt_path
 
 
-def optimizer(model: nn.Module, trained: set[str], args: argparse.Namespace
-              ) -> torch.optim.Optimizer:
+def optimizer(model: nn.Module, trained: set[str], scale: float) -> torch.optim.Optimizer:
     """Adam; with --init-lr-scale the parameters --init gave as trained move at that share of
     the learning rate, the new or widened ones (a hint model's first convolution) at all of
     it. Fresh Adam moves every weight by about the learning rate per step, whatever its
     gradient: at 3e-4 a converged U-Net lost its colour within 200 steps while the new hint
     weights had hardly grown (the unet-hints-v2 run, session 7)."""
     params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-    scale = args.init_lr_scale if trained else 1.0
+    if not trained or scale == 1.0:  # one group (its learning rate is set every step)
+        return torch.optim.Adam([p for _, p in params])
     groups = [{"params": [p for n, p in params if n not in trained], "scale": 1.0},
               {"params": [p for n, p in params if n in trained], "scale": scale}]
-    return torch.optim.Adam([g for g in groups if g["params"]], lr=args.lr)
+    return torch.optim.Adam([g for g in groups if g["params"]])
 
 
 def start_prior(model: PriorHintNet, checkpoint: Path, scale: float) -> None:

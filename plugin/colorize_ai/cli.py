@@ -285,9 +285,10 @@ def _colorize_file(job: Job, models: list[Model], args: argparse.Namespace, bar:
     hints: np.ndarray | None = None
     ok = True
     said: set[str] = set()  # format notes, once per input
-    hinted = _hints_file(job.source, args) is not None
+    hints_path = _hints_file(job.source, args)
     for model in models:
-        target = _output_path(job, args.output, model.spec.base_id, args.format, hinted)
+        target = _output_path(job, args.output, model.spec.base_id, args.format,
+                              hints_path is not None)
         if target.exists() and not args.overwrite:
             bar.say(f"skipped: {target} exists (use --overwrite to replace it)")
             continue
@@ -300,7 +301,7 @@ def _colorize_file(job: Job, models: list[Model], args: argparse.Namespace, bar:
             photo = read_photo(job.source, args.max_megapixels)
             for note in photo.notes:
                 bar.say(f"warning: {job.source}: {note}", error=True)
-            hints = _read_hints(job.source, args, bar)
+            hints = _read_hints(job.source, hints_path, args, bar)
         start = time.perf_counter()
         pixels = colorize(photo.pixels, model, hints=hints, **_values(args, PIPELINE))
         result, notes = fit_to_format(Photo(pixels, photo.exif, photo.icc), target.suffix)
@@ -334,10 +335,9 @@ def _hints_file(source: Path, args: argparse.Namespace) -> Path | None:
                  if (args.hints_dir / f"{source.stem}{s}").is_file()), None)
 
 
-def _read_hints(source: Path, args: argparse.Namespace, bar: Bar) -> np.ndarray | None:
-    """The hints image for `source` (--hints, or its namesake in --hints-dir); None when it
-    has none."""
-    path = _hints_file(source, args)
+def _read_hints(source: Path, path: Path | None, args: argparse.Namespace, bar: Bar
+                ) -> np.ndarray | None:
+    """The hints image at `path` (_hints_file's for `source`); None when it has none."""
     if path is None:
         if args.hints_dir is not None:
             bar.say(f"note: no hints for {source} in {args.hints_dir}; colorizing without")

@@ -203,7 +203,7 @@ def _features(lightness: np.ndarray, ab: np.ndarray) -> np.ndarray:
     reach = ALIKE_REACH * max(rows, cols)
     ys, xs = np.mgrid[0:rows, 0:cols].astype(np.float32) / np.float32(reach)
     return np.dstack([lightness / np.float32(ALIKE_SIGMA_L), ab / np.float32(ALIKE_SIGMA_AB),
-                      ys, xs]).astype(np.float32)
+                      ys, xs]).astype(np.float32, copy=False)
 
 
 def recolour_alike(lightness: np.ndarray, ab: np.ndarray, cells: HintCells) -> np.ndarray:
@@ -233,7 +233,7 @@ def recolour_alike(lightness: np.ndarray, ab: np.ndarray, cells: HintCells) -> n
         d2 = (f * f).sum(1)[:, None] - 2 * f @ pooled.T + (pooled * pooled).sum(1)[None]
         weight = np.exp(np.minimum(-0.5 * d2, 0)) * count[None]
         out[start:start + chunk] += (weight @ moved) / (weight.sum(1) + ALIKE_FLOOR)[:, None]
-    return out.reshape(ab.shape).astype(np.float32)
+    return out.reshape(ab.shape).astype(np.float32, copy=False)
 
 
 def spread_hints(lightness: np.ndarray, ab: np.ndarray, cells: HintCells,
