@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import sys
 from pathlib import Path
 
@@ -55,3 +56,18 @@ def test_progress_counts_items_or_bytes():
     toolbox.Progress("model.onnx", 2_000_000, screen, in_bytes=True).update(2_000_000, final=True)
     assert screen.getvalue() == f"\rmodel.onnx  100% |{'#' * 30}| 2.0 MB of 2.0 MB\n"
     toolbox.Progress("quiet", 3, None).step()  # no stream: nothing, no error
+
+
+def test_a_new_export_replaces_its_manifest_entry_where_it_stands(tmp_path):
+    # The dialog lists models in the manifest's order: re-exporting one must not move it.
+    from converters.common import update_manifest
+
+    path = tmp_path / "manifest.json"
+    for model_id in ("a", "b", "c"):
+        update_manifest(path, {"id": model_id, "file": f"{model_id}.onnx"})
+    update_manifest(path, {"id": "b", "file": "b2.onnx"})
+    update_manifest(path, {"id": "d", "file": "d.onnx"})
+    models = json.loads(path.read_text(encoding="utf-8"))["models"]
+    assert [(m["id"], m["file"]) for m in models] == [
+        ("a", "a.onnx"), ("b", "b2.onnx"), ("c", "c.onnx"), ("d", "d.onnx")]
+    assert [p.name for p in tmp_path.iterdir()] == ["manifest.json"]

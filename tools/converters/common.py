@@ -110,12 +110,17 @@ def write_converted(model: Any, out_dir: str | os.PathLike, entry: dict[str, Any
 
 
 def update_manifest(manifest_path: Path, entry: dict[str, Any]) -> None:
-    """Insert or replace the entry with the same id, atomically."""
+    """Replace the entry with the same id where it stands (the dialog lists models in the
+    manifest's order), or append it; atomically."""
     if manifest_path.exists():
         data = json.loads(manifest_path.read_text(encoding="utf-8"))
     else:
         data = {"format": MANIFEST_FORMAT, "models": []}
-    data["models"] = [m for m in data["models"] if m.get("id") != entry["id"]] + [entry]
+    ids = [m.get("id") for m in data["models"]]
+    if entry["id"] in ids:
+        data["models"][ids.index(entry["id"])] = entry
+    else:
+        data["models"].append(entry)
     tmp = manifest_path.with_suffix(".json.part")
     tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, manifest_path)
