@@ -1,4 +1,5 @@
-"""Train the default colorization models on the CPU, resume them, and export them to ONNX.
+"""Train the default colorization models (on the CPU, or a CUDA GPU), resume them, and export
+them to ONNX.
 
     python3 tools/train.py train --arch baseline --id baseline-ours --minutes 50 [--resume]
     python3 tools/train.py train --arch classes --id classes-ours --minutes 60 [--resume]
@@ -21,6 +22,8 @@ engine; `--prior CKPT` makes the U-Net a correction of a frozen baseline network
 (starting from it);
 `--through-spread` takes the loss after the engine's own spread of the hints over the output,
 which is what the engine shows (the exported manifest asks the engine for that spread).
+On a GPU: `--device cuda --workers 12 --amp` (crops and hints made by worker processes, the
+network in bfloat16 autocast).
 """
 
 from __future__ import annotations
@@ -347,7 +350,8 @@ def soft_encode(ab: torch.Tensor, bins: torch.Tensor, k: int = SOFT_NEIGHBOURS,
     dist2 = torch.cdist(flat, bins) ** 2
     near_d, near_i = dist2.topk(k, dim=1, largest=False)
     weights = torch.softmax(-near_d / (2 * sigma**2), dim=1)
-    target = torch.zeros(flat.shape[0], bins.shape[0]).scatter_(1, near_i, weights)
+    target = torch.zeros(flat.shape[0], bins.shape[0], device=flat.device).scatter_(
+        1, near_i, weights)
     target = target.reshape(n, h, w, -1).permute(0, 3, 1, 2)
     return target, near_i[:, 0].reshape(n, h, w)
 
@@ -376,6 +380,14 @@ def git_commit() -> str:
 def train(args: argparse.Namespace) -> Path:
     """Train until args.minutes of training time (resumed time included) or args.steps."""
     torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise TrainingError("--device cuda: PyTorch sees no CUDA GPU here.")
+        if args.through_spread or args.spread_input:
+            raise TrainingError("--through-spread and --spread-input solve the engine's "
+                                "spread on the CPU, picture by picture: train them there.")
+        torch.backends.cudnn.benchmark = True
     run_dir = Path(args.runs) / args.id
     run_dir.mkdir(parents=True, exist_ok=True)
     ckpt_path = run_dir / "last.pt"
@@ -394,7 +406,7 @@ def train(args: argparse.Namespace) -> Path:
                  "prior": torch.from_numpy(prior.astype(np.float32))}
     trained: set[str] = set()  # parameters that --init gives as they were trained
     if args.init and not (args.resume and ckpt_path.exists()):
-        start = torch.load(args.init, weights_only=False)
+        start = torch.load(args.init, map_location="cpu", weights_only=False)
         if isinstance(model, PriorHintNet) and not any(k.startswith("prior.")
                                                        for k in start["model"]):
             # A plain hint net's features start the correcting U-Net; its output stays zero.
@@ -408,10 +420,12 @@ def train(args: argparse.Namespace) -> Path:
                        if k in own and v.shape == own[k].shape}
         state["init"] = {"from": str(args.init), "steps": start["state"]["step"],
                          "seconds": round(start["state"]["seconds"], 1),
-                         "pictures": start["state"].get("pictures")}
+                         "pictures": start["state"].get("pictures"),
+                         "device": start["state"].get("device", "CPU")}
         print(f"initialised from {args.init} ({start['state']['step']} steps)")
+    model.to(device)  # before the optimizer is made, which holds the parameters
     if args.resume and ckpt_path.exists():
-        ckpt = torch.load(ckpt_path, weights_only=False)
+        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
         # The groups the run was started with (its checkpoint's optimizer state has them).
         opt = optimizer(model, set(ckpt["state"].get("trained", [])),
                         ckpt["state"].get("init_lr_scale", 1.0))
@@ -425,8 +439,10 @@ def train(args: argparse.Namespace) -> Path:
         if trained and args.init_lr_scale != 1.0:
             state.update(trained=sorted(trained), init_lr_scale=args.init_lr_scale)
     state["pictures"] = len(pictures)  # the latest run's; the model card tells earlier ones
-    rng = np.random.default_rng(args.seed + state["step"])
+    state["device"] = device_name(device)
     torch.manual_seed(args.seed + state["step"])
+    source = batches(pictures, args, args.seed + state["step"])
+    on_device = {k: v.to(device) for k, v in extra.items()}
     budget = args.minutes * 60
     last_save = time.monotonic()
     training_mode(model, args.freeze_norms)
@@ -434,24 +450,22 @@ def train(args: argparse.Namespace) -> Path:
         t0 = time.monotonic()
         for group in opt.param_groups:
             group["lr"] = learning_rate(args, state["seconds"] / budget) * group.get("scale", 1.0)
-        crops = [random_crop(pictures[rng.integers(len(pictures))], args.crop, rng)
-                 for _ in range(args.batch)]
-        x, ab = batch_tensors(crops)
-        if args.arch in HINT_ARCHS:
-            x = with_hints(x, ab, rng, args.spread_input)
-        loss = _loss(model, args.arch, x, ab, extra, args.through_spread)
+        x, ab = (t.to(device, non_blocking=True) for t in next(source))
+        with autocast(device, args.amp):
+            loss = _loss(model, args.arch, x, ab, on_device, args.through_spread)
         opt.zero_grad()
         loss.backward()
         opt.step()
         state["step"] += 1
-        state["seconds"] += time.monotonic() - t0
         if state["step"] % 50 == 0:
             print(f"step {state['step']} loss {loss.item():.4f} "
                   f"{state['seconds'] / 60:.1f} min", flush=True)
+        state["seconds"] += time.monotonic() - t0
         done = state["seconds"] >= budget or state["step"] == args.steps
-        if done or time.monotonic() - last_save > CHECKPOINT_SECONDS:
-            val_loss = _validate(model, args.arch, val, extra, args.spread_input,
-                                 args.through_spread, args.freeze_norms)
+        if done or time.monotonic() - last_save > args.checkpoint_seconds:
+            with autocast(device, args.amp):
+                val_loss = _validate(model, args.arch, val, on_device, args.spread_input,
+                                     args.through_spread, args.freeze_norms)
             state["log"].append({"step": state["step"], "seconds": round(state["seconds"], 1),
                                  "train_loss": round(loss.item(), 5),
                                  "val_loss": round(val_loss, 5)})
@@ -464,6 +478,49 @@ def train(args: argparse.Namespace) -> Path:
     if state["step"] and not ckpt_path.exists():
         _save(ckpt_path, model, opt, state, extra, args)
     return ckpt_path
+
+
+def batches(pictures: list[np.ndarray], args: argparse.Namespace, seed: int):
+    """Endless training batches (model input, true ab) of random crops, with simulated hints
+    for the hint models. With args.workers the crops are made by that many processes (a GPU
+    step is shorter than the CPU's crops and hints), each drawing from its own seed."""
+    if args.workers <= 0:
+        yield from _batches(pictures, args, np.random.default_rng(seed))
+        return
+    loader = torch.utils.data.DataLoader(
+        _Batches(pictures, args, seed), batch_size=None, num_workers=args.workers,
+        pin_memory=args.device != "cpu", prefetch_factor=4, persistent_workers=True)
+    yield from loader
+
+
+def _batches(pictures: list[np.ndarray], args: argparse.Namespace, rng: np.random.Generator):
+    while True:
+        crops = [random_crop(pictures[rng.integers(len(pictures))], args.crop, rng)
+                 for _ in range(args.batch)]
+        x, ab = batch_tensors(crops)
+        if args.arch in HINT_ARCHS:
+            x = with_hints(x, ab, rng, args.spread_input)
+        yield x, ab
+
+
+class _Batches(torch.utils.data.IterableDataset):
+    def __init__(self, pictures: list[np.ndarray], args: argparse.Namespace, seed: int) -> None:
+        self.pictures, self.args, self.seed = pictures, args, seed
+
+    def __iter__(self):
+        torch.set_num_threads(1)
+        worker = torch.utils.data.get_worker_info()
+        rng = np.random.default_rng([self.seed, worker.id if worker else 0])
+        return _batches(self.pictures, self.args, rng)
+
+
+def device_name(device: torch.device) -> str:
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
+
+
+def autocast(device: torch.device, amp: bool):
+    """bfloat16 autocast on a GPU with --amp (the losses stay float32), else nothing."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp and device.type == "cuda")
 
 
 def optimizer(model: nn.Module, trained: set[str], scale: float) -> torch.optim.Optimizer:
@@ -482,7 +539,7 @@ def optimizer(model: nn.Module, trained: set[str], scale: float) -> torch.optim.
 
 def start_prior(model: PriorHintNet, checkpoint: Path, scale: float) -> None:
     """The frozen prior of a PriorHintNet: a baseline run's weights, its output times scale."""
-    weights = torch.load(checkpoint, weights_only=False)["model"]
+    weights = torch.load(checkpoint, map_location="cpu", weights_only=False)["model"]
     model.prior.load_state_dict(weights)
     model.prior_scale.fill_(scale / HINT_AB_DIVISOR)
 
@@ -594,11 +651,12 @@ def _validate(model: nn.Module, arch: str, val: list[np.ndarray],
     if not val:
         return float("nan")
     model.eval()
+    device = next(model.parameters()).device
     with torch.no_grad():
         x, ab = batch_tensors(val)
         if arch in HINT_ARCHS:  # the same hints at every validation
             x = with_hints(x, ab, np.random.default_rng(0), spread_input)
-        loss = _loss(model, arch, x, ab, extra, through_spread).item()
+        loss = _loss(model, arch, x.to(device), ab.to(device), extra, through_spread).item()
     training_mode(model, freeze_norms)
     return loss
 
@@ -666,6 +724,11 @@ def validation_shrink(model: nn.Module, val: list[np.ndarray]) -> float:
     return min(1.0, max(0.5, s))
 
 
+def _where(state: dict) -> str:
+    device = state.get("device", "CPU")
+    return "the CPU" if device == "CPU" else f"one {device} GPU"
+
+
 def export(args: argparse.Namespace) -> Path:
     """Export the checkpoint of args.id to args.out/<id>.onnx and add its manifest entry."""
     import onnx
@@ -677,7 +740,7 @@ def export(args: argparse.Namespace) -> Path:
     ckpt_path = Path(args.runs) / run / f"{args.checkpoint}.pt"
     if not ckpt_path.exists():
         raise TrainingError(f"No checkpoint at {ckpt_path}: train {run} first.")
-    ckpt = torch.load(ckpt_path, weights_only=False)
+    ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
     targs = ckpt["args"]
     spread_input = bool(targs.get("spread_input"))
     model = build(targs["arch"], targs["width"], spread_input, bool(targs.get("prior")))
@@ -724,16 +787,17 @@ def export(args: argparse.Namespace) -> Path:
     photos = f"{pictures} photographs of " if pictures else ""
     init = state.get("init")
     earlier = (f", starting from the weights of an earlier run ({init['steps']} steps, "
-               f"{init['seconds'] / 60:.0f} CPU minutes on {init['pictures'] or 'fewer'} "
-               "photographs)" if init else "")
+               f"{init['seconds'] / 60:.0f} minutes on {_where(init)} on "
+               f"{init['pictures'] or 'fewer'} photographs)" if init else "")
     head = f", the {args.head} head" if targs["arch"] == "auto" else ""
     unbalance = (f"; {args.unbalance:g} of the class rebalancing taken off the logits "
                  "(tools/train.py export --unbalance)" if classes and args.unbalance else "")
     recipe = (f"trained by us with tools/train.py (--arch {targs['arch']} --width "
               f"{targs['width']} --crop {targs['crop']} --batch {targs['batch']} --lr "
               f"{targs['lr']} --decay {targs.get('decay', 'none')}{head}) for {state['step']} "
-              f"steps / {minutes:.0f} CPU minutes on {photos}the train split of tools/dataset.py "
-              f"(docs/DATASET.md){earlier}, commit {ckpt['commit']}{shrink}{unbalance}"
+              f"steps / {minutes:.0f} minutes on {_where(state)} on {photos}the train split of "
+              f"tools/dataset.py (docs/DATASET.md){earlier}, commit {ckpt['commit']}{shrink}"
+              f"{unbalance}"
               + ("; its x2 upsamplings and the 3x3 convolutions after them computed at the "
                  "low resolution (sub-pixel form, tools/converters/subpixel.py)" if folded
                  else "")
@@ -794,6 +858,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--val-size", type=int, default=256)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="cpu", help="cpu, or cuda for a GPU")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="processes making the crops and hints (0: the training one)")
+    parser.add_argument("--amp", action="store_true",
+                        help="bfloat16 autocast on a GPU (the losses stay float32)")
+    parser.add_argument("--checkpoint-seconds", type=float, default=CHECKPOINT_SECONDS,
+                        help="validate and save at least this often")
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--prior", default="",
                         help="hints: correct this baseline checkpoint's prediction (frozen)")
