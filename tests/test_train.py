@@ -380,3 +380,36 @@ def test_a_run_started_with_init_resumes(tiny_data):
         assert train.main(run_args(root, "auto-hints", steps, "--init", init, *extra)) == 0
     ckpt = torch.load(root / "runs" / "tiny-auto-hints" / "last.pt", weights_only=False)
     assert ckpt["state"]["step"] == 2
+
+
+def test_worker_processes_make_the_batches_each_from_its_own_seed(tiny_data):
+    root = tiny_data
+    parsed = argparse.Namespace(crop=32, batch=2, arch="auto-hints", spread_input=False,
+                                workers=2, device="cpu")
+    pictures = train.load_split(root / "data", "train")
+    source = train.batches(pictures, parsed, seed=5)
+    (x1, ab1), (_, ab2) = next(source), next(source)
+    assert x1.shape == (2, 4, 32, 32) and ab1.shape == (2, 2, 32, 32)  # L, hint ab, mask
+    assert not torch.equal(ab1, ab2)  # the two workers' first batches: two seeds
+    source.close()
+
+
+@pytest.mark.slow
+def test_a_run_with_workers_validates_as_often_as_asked_and_says_where_it_trained(tiny_data):
+    root = tiny_data
+    assert train.main(run_args(root, "baseline", 3, "--workers", "2",
+                               "--checkpoint-seconds", "0")) == 0
+    ckpt = torch.load(root / "runs" / "tiny-baseline" / "last.pt", weights_only=False)
+    assert ckpt["state"]["step"] == 3 and ckpt["state"]["device"] == "CPU"
+    assert [e["step"] for e in ckpt["state"]["log"]] == [1, 2, 3]
+    assert train.main(["export", "--id", "tiny-baseline", "--runs", str(root / "runs"),
+                       "--out", str(root / "models"), "--name", "Tiny",
+                       "--description", "test"]) == 0
+    entry = json.loads((root / "models" / "manifest.json").read_text())["models"][0]
+    assert "3 steps / 0 minutes on the CPU on 3 photographs" in entry["provenance"]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA GPU")
+def test_cuda_without_a_gpu_is_a_clear_error(tiny_data, capsys):
+    assert train.main(run_args(tiny_data, "baseline", 1, "--device", "cuda")) == 1
+    assert "PyTorch sees no CUDA GPU here" in capsys.readouterr().err
