@@ -105,8 +105,8 @@ def test_a_hint_recolours_look_alike_regions_the_spread_cannot_reach():
     cells = hint_cells(hints, 64, 64)
     out = recolour_alike(lightness, prediction, cells)
     blue = _ab((80, 130, 220))
-    # Nine hinted cells against ALIKE_FLOOR's ten: about half-way (the spread keeps the hint).
-    assert out[11, 11, 1] < 0.4 * blue[1]
+    # Nine hinted cells against ALIKE_FLOOR's 2.5: most of the way (the spread keeps the hint).
+    assert out[11, 11, 1] < 0.7 * blue[1]
     assert out[5:30, 40:60, 1].mean() < 0.2 * blue[1]  # behind the band: towards blue
     assert np.abs(out[:, 28:36]).max() < 0.01 * abs(blue[1])  # the band: unlike
     assert np.allclose(out[50:60, 50:60], (20, 40), atol=0.01 * abs(blue[1]))

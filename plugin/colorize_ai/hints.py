@@ -30,19 +30,22 @@ BAND_PIXELS = 1 << 20  # hint pixels read per band: bounds the temporaries for a
 # Levin et al.'s 2004 colorization (exp(-dL^2 / 2 * 4^2)) by 0.4 dB at N = 5 and 10 hints and
 # 0.1-0.2 dB at 20 to 100; 60 or 300 iterations per level changed PSNR by under 0.1 dB.
 MATTING_EPS = 1e-5  # ridge on each window's slope (L in [0, 1]); 1e-6 to 3e-5 within 0.2 dB
-# Pull towards the model's own prediction: a hint's influence fades over ~1/sqrt(SCREEN) = 30
-# cells (1e-3 measured best of 3e-3, 1e-3, 3e-4 on the validation photos).
-SCREEN = 1e-3
+# Pull towards the model's own prediction: a hint's influence fades over ~1/sqrt(SCREEN) = 12
+# cells. 1e-3 was best for baseline-ours (of 3e-3, 1e-3, 3e-4); unet-ours, whose prediction
+# is better, wants its prediction kept closer: 7e-3 with ALIKE_FLOOR 2.5 (session 9, swept on
+# 40 validation photos, then +0.44 dB at N = 1 hint, +0.47 at 10, +0.09 at 50 on the other 83).
+SCREEN = 7e-3
 HINT_WEIGHT = 1e3  # hinted cells keep their hint colour (a soft but firm constraint)
 # Look-alikes (before the spread): a hint's difference from the prediction also moves the
 # prediction of cells that look like its own (similar L and predicted colour, within about
 # half the picture), so one dot of sky recolours the sky behind the trees too. On 40
 # validation photos (unet-ours): +0.07 dB at N = 1 and 5 hints, +0.10 at 10, -0.005 at 20,
-# +0.02 at 50, +0.01 at 100 (sigmas from a grid of six settings at N = 1-20).
+# +0.02 at 50, +0.01 at 100 (sigmas from a grid of six settings at N = 1-20; the floor and
+# SCREEN retuned together in session 9).
 ALIKE_SIGMA_L = 5.0  # L units
 ALIKE_SIGMA_AB = 5.0  # ab units of the prediction
 ALIKE_REACH = 0.5  # the spatial sigma, as a share of the grid's long side
-ALIKE_FLOOR = 10.0  # hinted cells' worth of weight that keeps the prediction as it is
+ALIKE_FLOOR = 2.5  # hinted cells' worth of weight that keeps the prediction as it is
 ALIKE_BLOCKS = 128  # hinted cells are pooled into at most this many blocks: bounded cost
 ITERATIONS_PER_LEVEL = 60
 COARSEST = 16  # the coarse-to-fine solve starts at this side or below
