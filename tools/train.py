@@ -22,7 +22,7 @@ engine; `--prior CKPT` makes the U-Net a correction of a frozen baseline network
 (starting from it);
 `--through-spread` takes the loss after the engine's own spread of the hints over the output,
 which is what the engine shows (the exported manifest asks the engine for that spread).
-On a GPU: `--device cuda --workers 12 --amp` (crops and hints made by worker processes, the
+On a GPU: `--device cuda --workers 7 --amp` (crops and hints made by worker processes, the
 network in bfloat16 autocast).
 """
 
@@ -858,7 +858,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--val-size", type=int, default=256)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--device", default="cpu", help="cpu, or cuda for a GPU")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                        help="where the network trains (cuda: a GPU)")
     parser.add_argument("--workers", type=int, default=0,
                         help="processes making the crops and hints (0: the training one)")
     parser.add_argument("--amp", action="store_true",
