@@ -457,6 +457,7 @@ def train(args: argparse.Namespace) -> Path:
         loss.backward()
         opt.step()
         state["step"] += 1
+        # Before the clock is read: loss.item() waits for the GPU, whose time counts too.
         if state["step"] % 50 == 0:
             print(f"step {state['step']} loss {loss.item():.4f} "
                   f"{state['seconds'] / 60:.1f} min", flush=True)
