@@ -92,6 +92,25 @@ def test_spread_follows_the_hint_and_stops_at_edges():
     assert np.abs(out[:, 40:]).max() < 0.1 * red[0]  # the right one keeps the prediction
 
 
+def test_spread_stops_where_the_prediction_changes_colour_at_the_same_lightness():
+    """A sky and a roof of the same grey that the model told apart: a hint on the sky does
+    not leak onto the roof, as it does when only L guides the spread (linear=True)."""
+    lightness = np.full((64, 64), 60, np.float32)
+    prediction = np.zeros((64, 64, 2), np.float32)
+    prediction[:, :32] = (0, -30)  # sky blue
+    prediction[:, 32:] = (10, 30)  # roof ochre
+    hints = np.zeros((64, 64, 4), np.uint8)
+    hints[30:34, 24:28] = (*RED, 255)
+    cells = hint_cells(hints, 64, 64)
+    guided = spread_hints(lightness, prediction, cells)
+    by_lightness = spread_hints(lightness, prediction, cells, linear=True)
+    pull = np.linalg.norm(_ab(RED) - (10, 30))
+    roof = np.s_[26:38, 33:40]
+    assert np.allclose(guided[31, 25], _ab(RED), atol=2)  # the hint is kept
+    assert np.linalg.norm(guided[roof] - (10, 30), axis=-1).max() < 0.1 * pull
+    assert np.linalg.norm(by_lightness[roof] - (10, 30), axis=-1).max() > 0.3 * pull
+
+
 def test_a_hint_recolours_look_alike_regions_the_spread_cannot_reach():
     """Before the spread, a dot on one patch of sky also moves a patch of the same lightness
     and predicted colour behind a dark band; the band and a patch that the model coloured
@@ -105,13 +124,13 @@ def test_a_hint_recolours_look_alike_regions_the_spread_cannot_reach():
     cells = hint_cells(hints, 64, 64)
     out = recolour_alike(lightness, prediction, cells)
     blue = _ab((80, 130, 220))
-    # Nine hinted cells against ALIKE_FLOOR's 2.5: most of the way (the spread keeps the hint).
+    # Nine hinted cells against ALIKE_FLOOR's 0.5: most of the way (the spread keeps the hint).
     assert out[11, 11, 1] < 0.7 * blue[1]
     assert out[5:30, 40:60, 1].mean() < 0.2 * blue[1]  # behind the band: towards blue
     assert np.abs(out[:, 28:36]).max() < 0.01 * abs(blue[1])  # the band: unlike
     assert np.allclose(out[50:60, 50:60], (20, 40), atol=0.01 * abs(blue[1]))
     # And spread_hints starts from it, unless told not to.
-    kept = spread_hints(lightness, prediction, cells, alike=False)
+    kept = spread_hints(lightness, prediction, cells, linear=True)
     moved = spread_hints(lightness, prediction, cells)
     assert moved[5:30, 40:60, 1].mean() < kept[5:30, 40:60, 1].mean() - 0.1 * abs(blue[1])
 
@@ -171,6 +190,27 @@ def test_hint_model_output_is_spread_over_only_when_its_manifest_says(tmp_path, 
     near = _lab(colorize(photo, model, hints=hints))[16:24, 16:24, 2].mean()
     plain = _lab(colorize(photo, model))[16:24, 16:24, 2].mean()
     assert (near < plain - 5) == spread_after  # bluer next to the hint only when spread
+
+
+def test_a_hint_models_own_colour_edges_do_not_guide_the_spread(tmp_path, model_dir,
+                                                                 monkeypatch):
+    """A hint model's output holds the hints, ringed by colour edges that would stop the
+    spread at each of them; an automatic model's colour edges do guide it."""
+    import colorize_ai.pipeline as pipeline
+
+    calls = []
+
+    def spread(*args, **kwargs):
+        calls.append(kwargs.get("colour_edges", True))
+        return spread_hints(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "spread_hints", spread)
+    add_hint_model(tmp_path, spread_after=True)
+    hints = np.zeros((64, 96, 4), np.uint8)
+    hints[8:16, 8:16] = (100, 120, 160, 255)
+    colorize(_grey(), load_model("tiny-hints", device="cpu", folders=[tmp_path]), hints=hints)
+    colorize(_grey(), load_model("tiny", device="cpu"), hints=hints)
+    assert calls == [False, True]
 
 
 def test_automatic_models_take_hints_through_the_spread(model_dir):

@@ -603,9 +603,9 @@ def spread_batch(x: torch.Tensor, prior: torch.Tensor, hinted: bool = True) -> t
     masks = x[:, 3].numpy()
     priors = prior.detach().numpy().transpose(0, 2, 3, 1)
     # A picture without hints keeps the prediction, as in the engine (hint_cells gives None).
-    # Without the engine's look-alike recolouring, which is not linear in the prediction.
+    # Without the look-alikes and the colour edges, which are not linear in the prediction.
     out = [spread_hints(light, p, HintCells(np.ascontiguousarray(h) if hinted
-                                            else np.zeros_like(p), m), alike=False)
+                                            else np.zeros_like(p), m), linear=True)
            if m.any() else p for light, p, h, m in zip(lightness, priors, hint_ab, masks)]
     return torch.from_numpy(np.stack(out).transpose(0, 3, 1, 2).copy())
 

@@ -6,9 +6,10 @@ model's grid the alpha-weighted mean ab of the hint pixels in it, and a mask. Fa
 on hints take the cells as input; for the others `spread_hints` spreads the hint colours
 along the photo's edges over the model's prediction: the matting Laplacian of Levin,
 Lischinski and Weiss ("A Closed-Form Solution to Natural Image Matting", 2008; within each
-3 x 3 window the colour is an affine function of L, so it follows the photo's shading and
-stops at its edges) with the hints as constraints and a weak pull towards the prediction,
-solved by preconditioned conjugate gradients, coarse to fine, at the prediction's resolution.
+3 x 3 window the colour is an affine function of the guide, here L and the prediction's own
+ab, so it follows the photo's shading and stops at its edges and at the model's colour
+edges) with the hints as constraints and a weak pull towards the prediction, solved by
+preconditioned conjugate gradients, coarse to fine, at the prediction's resolution.
 """
 
 from __future__ import annotations
@@ -28,26 +29,33 @@ BAND_PIXELS = 1 << 20  # hint pixels read per band: bounds the temporaries for a
 # Propagation, tuned on the validation split (123 photos, baseline-ours; tools/evaluate.py
 # --hints protocol). The matting Laplacian beat the 4-neighbour edge-weighted Laplacian of
 # Levin et al.'s 2004 colorization (exp(-dL^2 / 2 * 4^2)) by 0.4 dB at N = 5 and 10 hints and
-# 0.1-0.2 dB at 20 to 100; 60 or 300 iterations per level changed PSNR by under 0.1 dB.
+# 0.1-0.2 dB at 20 to 100; 60 or 300 iterations per level changed PSNR by under 0.1 dB (with
+# L alone; with the colour guide 300 lose 0.2 dB at N = 10 and 50: stopping early smooths).
 MATTING_EPS = 1e-5  # ridge on each window's slope (L in [0, 1]); 1e-6 to 3e-5 within 0.2 dB
-# Pull towards the model's own prediction: a hint's influence fades over ~1/sqrt(SCREEN) = 12
+# Pull towards the model's own prediction: a hint's influence fades over ~1/sqrt(SCREEN) = 14
 # cells. 1e-3 was best for baseline-ours (of 3e-3, 1e-3, 3e-4); unet-ours, whose prediction
-# is better, wants its prediction kept closer: 7e-3 with ALIKE_FLOOR 2.5 (session 9, swept on
-# 40 validation photos, then +0.44 dB at N = 1 hint, +0.47 at 10, +0.09 at 50 on the other 83).
-SCREEN = 7e-3
+# is better, wants it kept closer (7e-3 with ALIKE_FLOOR 2.5 in session 9; 5e-3 with 0.5
+# once the guide below took the model's colour edges, session 10).
+SCREEN = 5e-3
 HINT_WEIGHT = 1e3  # hinted cells keep their hint colour (a soft but firm constraint)
+# The prediction's ab joins L in the Laplacian's guide, at this weight against L (both / 100):
+# a hint stops where the model changed colour, not only where L changes (sky against a roof
+# of the same grey). On 40 validation photos (unet-ours), against L alone: +0.07 dB at N = 1
+# hint, +0.33 at 5, +0.29 at 10, +0.31 at 50 (with SCREEN and ALIKE_FLOOR retuned for it;
+# weight 0.5 and 2 gave less, a ridge on the ab slopes too).
+GUIDE_AB = 1.0
 # Look-alikes (before the spread): a hint's difference from the prediction also moves the
 # prediction of cells that look like its own (similar L and predicted colour, within about
 # half the picture), so one dot of sky recolours the sky behind the trees too. On 40
 # validation photos (unet-ours): +0.07 dB at N = 1 and 5 hints, +0.10 at 10, -0.005 at 20,
 # +0.02 at 50, +0.01 at 100 (sigmas from a grid of six settings at N = 1-20; the floor and
-# SCREEN retuned together in session 9).
+# SCREEN retuned together in sessions 9 and 10).
 ALIKE_SIGMA_L = 5.0  # L units
 ALIKE_SIGMA_AB = 5.0  # ab units of the prediction
 ALIKE_REACH = 0.5  # the spatial sigma, as a share of the grid's long side
-ALIKE_FLOOR = 2.5  # hinted cells' worth of weight that keeps the prediction as it is
+ALIKE_FLOOR = 0.5  # hinted cells' worth of weight that keeps the prediction as it is
 ALIKE_BLOCKS = 128  # hinted cells are pooled into at most this many blocks: bounded cost
-ITERATIONS_PER_LEVEL = 60
+ITERATIONS_PER_LEVEL = 30  # with the colour guide: as good as 60 or better (+0.02 dB at N = 10)
 COARSEST = 16  # the coarse-to-fine solve starts at this side or below
 TOLERANCE = 1e-3  # of the preconditioned residual, relative to the start's
 
@@ -117,43 +125,91 @@ def _window_sum(plane: np.ndarray) -> np.ndarray:
     return cv2.boxFilter(plane, -1, (3, 3), normalize=False, borderType=cv2.BORDER_CONSTANT)
 
 
-class _Matting:
-    """The matting Laplacian of `lightness` over the 3 x 3 windows that lie inside the grid,
-    applied without building the matrix: x minus, in each window, its least-squares affine
-    fit in L, summed over the windows. Symmetric, as conjugate gradients need."""
+def _twice(plane: np.ndarray) -> np.ndarray:
+    """An h x w plane as h x w x 2, the shape of the two ab planes it multiplies: numpy
+    multiplies arrays of one shape about ten times faster than it broadcasts h x w x 1."""
+    return np.repeat(plane[..., None], 2, axis=2)
 
-    def __init__(self, lightness: np.ndarray) -> None:
-        rows, cols = lightness.shape
-        self.guide = np.ascontiguousarray(lightness / np.float32(100), dtype=np.float32)
+
+def _inverse(m: np.ndarray) -> np.ndarray:
+    """The inverses of symmetric c x c matrices held as c x c planes (1 x 1 and 3 x 3 in
+    closed form: LAPACK's batched inverse takes longer than the whole solve)."""
+    if len(m) == 1:
+        return 1 / m
+    if len(m) != 3:
+        return np.linalg.inv(m.transpose(2, 3, 0, 1)).transpose(2, 3, 0, 1)
+    (a, b, c), (_, d, e), (_, _, f) = m
+    cof = np.array([[d * f - e * e, c * e - b * f, b * e - c * d],
+                    [c * e - b * f, a * f - c * c, b * c - a * e],
+                    [b * e - c * d, b * c - a * e, a * d - b * b]])
+    return cof / (a * cof[0, 0] + b * cof[0, 1] + c * cof[0, 2])
+
+
+class _Matting:
+    """The matting Laplacian of a guide (c x h x w: L, and the prediction's ab when it takes
+    part) over the 3 x 3 windows that lie inside the grid, applied without building the
+    matrix: x minus, in each window, its least-squares affine fit in the guide's channels,
+    summed over the windows. Symmetric, as conjugate gradients need. With more than one
+    channel it is the colour form of Levin et al.'s Laplacian (a c x c covariance per window)."""
+
+    def __init__(self, guide: np.ndarray) -> None:
+        channels, rows, cols = guide.shape
+        self.guide = np.ascontiguousarray(guide, dtype=np.float32)
         self.inside = np.zeros((rows, cols), np.float32)  # windows centred here are whole
         self.inside[1:-1, 1:-1] = 1.0
-        self.mean = _window_sum(self.guide) / 9
-        variance = np.maximum(_window_sum(self.guide * self.guide) / 9 - self.mean**2, 0)
-        self.inverse = self.inside / (variance + np.float32(MATTING_EPS))
+        self.mean = np.stack([_window_sum(g) / 9 for g in self.guide])
+        covariance = np.empty((channels, channels, rows, cols), np.float64)
+        for i in range(channels):
+            for j in range(i, channels):
+                covariance[i, j] = covariance[j, i] = (
+                    _window_sum(self.guide[i] * self.guide[j]) / 9 - self.mean[i] * self.mean[j])
+            covariance[i, i] += MATTING_EPS
+        self.inverse = (_inverse(covariance) * self.inside).astype(np.float32)  # c x c x h x w
         self.count = _window_sum(self.inside)  # windows each cell belongs to
-        g = self.guide
-        spread = (g * g * _window_sum(self.inverse) - 2 * g * _window_sum(self.mean * self.inverse)
-                  + _window_sum(self.mean**2 * self.inverse))
-        self.diagonal = np.maximum(self.count * 8 / 9 - spread / 9, 1e-3)
+        # The diagonal, for the Jacobi preconditioner: count * 8/9 minus a ninth of the sum,
+        # over the windows around a cell, of (g - mean)' inverse (g - mean).
+        g, mean, inv = self.guide, self.mean, self.inverse
+        quadratic = np.zeros((rows, cols), np.float32)
+        for i in range(channels):
+            inv_mean = sum(inv[i, j] * mean[j] for j in range(channels))
+            quadratic += (g[i] * sum(g[j] * _window_sum(inv[i, j]) for j in range(channels))
+                       - 2 * g[i] * _window_sum(inv_mean) + _window_sum(mean[i] * inv_mean))
+        self.diagonal = np.maximum(self.count * 8 / 9 - quadratic / 9, 1e-3)
+        # For __call__: the inverse over 9 (window sums in place of means) and its product
+        # with the mean, each plane twice over, like x.
+        self.scaled = [[_twice(inv[i, j] / 9) for j in range(channels)]
+                       for i in range(channels)]
+        self.shift = [_twice(sum(inv[i, j] / 9 * mean[j] for j in range(channels)))
+                      for i in range(channels)]
+        self.planes = [(_twice(g), _twice(m)) for g, m in zip(self.guide, mean)]
+        self.count2, self.inside2 = _twice(self.count), _twice(self.inside)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        out = np.empty_like(x)
-        for c, plane in enumerate(x):
-            mean = _window_sum(plane) / 9
-            slope = (_window_sum(self.guide * plane) / 9 - self.mean * mean) * self.inverse
-            offset = (mean - slope * self.mean) * self.inside
-            out[c] = (self.count * plane - self.guide * _window_sum(slope)
-                      - _window_sum(offset))
+        """The Laplacian times x (h x w x 2: OpenCV filters both planes in one call).
+        Each window's slope is inverse (sum(g x) - mean(g) sum(x)) / 9; the offset is
+        mean(x) - slope . mean(g)."""
+        total = _window_sum(x)
+        sums = [_window_sum(g * x) for g, _ in self.planes]
+        offset = total / 9
+        out = self.count2 * x
+        for scaled, shift, (g, m) in zip(self.scaled, self.shift, self.planes):
+            slope = shift * -total
+            for weight, plane in zip(scaled, sums):
+                slope += weight * plane
+            offset -= slope * m
+            out -= g * _window_sum(slope)
+        offset *= self.inside2
+        out -= _window_sum(offset)
         return out
 
 
-def _solve(lightness: np.ndarray, hinted: np.ndarray, target: np.ndarray,
+def _solve(guide: np.ndarray, hinted: np.ndarray, target: np.ndarray,
            x: np.ndarray, iterations: int) -> np.ndarray:
     """Preconditioned (Jacobi) conjugate gradients on (SCREEN + hinted + Laplacian) x =
-    target, from x, both channels at once."""
-    laplacian = _Matting(lightness)
+    target, from x (h x w x 2), both channels at once."""
+    laplacian = _Matting(guide)
     fixed = SCREEN + hinted
-    diagonal = fixed + laplacian.diagonal[None]
+    diagonal = fixed + laplacian.diagonal[..., None]
     residual = target - (fixed * x + laplacian(x))
     z = residual / diagonal
     direction = z.copy()
@@ -173,31 +229,29 @@ def _solve(lightness: np.ndarray, hinted: np.ndarray, target: np.ndarray,
     return x
 
 
-def _half(plane: np.ndarray) -> np.ndarray:
-    rows, cols = plane.shape[-2:]
-    size = ((cols + 1) // 2, (rows + 1) // 2)
-    if plane.ndim == 2:
-        return cv2.resize(plane, size, interpolation=cv2.INTER_AREA)
-    return np.stack([cv2.resize(p, size, interpolation=cv2.INTER_AREA) for p in plane])
+def _half(image: np.ndarray) -> np.ndarray:
+    """Half the size (rounded up) of an h x w or h x w x c image."""
+    rows, cols = image.shape[:2]
+    return cv2.resize(image, ((cols + 1) // 2, (rows + 1) // 2), interpolation=cv2.INTER_AREA)
 
 
-def _propagate(lightness: np.ndarray, mask: np.ndarray, wanted: np.ndarray,
+def _propagate(guide: np.ndarray, mask: np.ndarray, wanted: np.ndarray,
                prior: np.ndarray) -> np.ndarray:
-    """The field (2 x h x w) that is `wanted` where mask is 1, `prior` far from the hints,
-    and smooth along the edges of `lightness` in between. Solved coarse to fine (each
-    level starts from the enlarged solution of the next coarser one), since plain conjugate
-    gradients would need hundreds of sweeps to carry a hint across the picture."""
+    """The field (h x w x 2) that is `wanted` where mask is 1, `prior` far from the hints,
+    and smooth along the edges of the `guide` (c x h x w) in between. Solved coarse to fine
+    (each level starts from the enlarged solution of the next coarser one), since plain
+    conjugate gradients would need hundreds of sweeps to carry a hint across the picture."""
     rows, cols = mask.shape
     if min(rows, cols) > COARSEST:
         coarse_mask = _half(mask)
-        coarse_wanted = _half(mask[None] * wanted) / np.maximum(coarse_mask, 1e-6)[None]
-        coarse = _propagate(_half(lightness), coarse_mask, coarse_wanted, _half(prior))
-        x = np.stack([cv2.resize(c, (cols, rows), interpolation=cv2.INTER_LINEAR)
-                      for c in coarse])
+        coarse_wanted = _half(mask[..., None] * wanted) / np.maximum(coarse_mask, 1e-6)[..., None]
+        coarse = _propagate(np.stack([_half(g) for g in guide]), coarse_mask, coarse_wanted,
+                            _half(prior))
+        x = cv2.resize(coarse, (cols, rows), interpolation=cv2.INTER_LINEAR)
     else:
         x = prior.copy()
-    hinted = (mask * HINT_WEIGHT)[None].astype(np.float32)
-    return _solve(lightness, hinted, hinted * wanted + SCREEN * prior, x, ITERATIONS_PER_LEVEL)
+    hinted = _twice((mask * HINT_WEIGHT).astype(np.float32))
+    return _solve(guide, hinted, hinted * wanted + SCREEN * prior, x, ITERATIONS_PER_LEVEL)
 
 
 def _features(lightness: np.ndarray, ab: np.ndarray) -> np.ndarray:
@@ -240,19 +294,25 @@ def recolour_alike(lightness: np.ndarray, ab: np.ndarray, cells: HintCells) -> n
 
 
 def spread_hints(lightness: np.ndarray, ab: np.ndarray, cells: HintCells,
-                 alike: bool = True) -> np.ndarray:
+                 linear: bool = False, colour_edges: bool = True) -> np.ndarray:
     """The ab field (h x w x 2) that keeps the hint colours (cells at h x w), is smooth along
-    the edges of `lightness` (h x w, L units) and returns to the prediction `ab` away from
-    the hints. Measured on the validation photos, this beats spreading only the difference
-    between hints and prediction (which keeps the prediction's own blotches between the
-    hints) by 1.1-2.3 dB from N = 1 to 100 hints (tools/evaluate.py --hints). The prediction
-    is first recoloured where it looks like a hinted cell (recolour_alike; alike=False leaves
-    that out, which keeps the spread linear in `ab`, as training through it needs)."""
+    the edges of `lightness` (h x w, L units) and of the prediction's own colour, and returns
+    to the prediction `ab` away from the hints. Measured on the validation photos, this beats
+    spreading only the difference between hints and prediction (which keeps the prediction's
+    own blotches between the hints) by 1.1-2.3 dB from N = 1 to 100 hints
+    (tools/evaluate.py --hints). The prediction is first recoloured where it looks like a
+    hinted cell (recolour_alike). colour_edges=False leaves the prediction's colour out of the
+    guide: a hint model's output already holds the hints, and the colour edges around each of
+    them would stop the spread there. linear=True leaves out both the look-alikes and the
+    colour edges, which keeps the spread linear in `ab`, as training through it needs."""
     lightness = lightness.astype(np.float32)
     prior = ab.astype(np.float32)
-    if alike:
+    guide = [lightness / np.float32(100)]
+    if colour_edges and not linear:
+        # The model's own colour edges stop a hint too: where it told sky from a roof of the
+        # same grey, the sky's hint stays in the sky.
+        guide += list(prior.transpose(2, 0, 1) * np.float32(GUIDE_AB / 100))
+    if not linear:
         prior = recolour_alike(lightness, prior, cells)
-    field = _propagate(lightness, cells.mask.astype(np.float32),
-                       cells.ab.transpose(2, 0, 1).astype(np.float32),
-                       np.ascontiguousarray(prior.transpose(2, 0, 1)))
-    return field.transpose(1, 2, 0)
+    return _propagate(np.stack(guide), cells.mask.astype(np.float32),
+                      cells.ab.astype(np.float32), prior)

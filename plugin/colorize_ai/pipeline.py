@@ -115,7 +115,7 @@ def predict(model: Model, small_l: np.ndarray, hints: np.ndarray | None = None,
         cells = hint_cells(hints, *small_l.shape)
         if cells is not None and family.spread_input:
             # Over grey, as the model was trained on it (tools/train.py spread_batch).
-            cells.spread = spread_hints(small_l, np.zeros_like(cells.ab), cells, alike=False)
+            cells.spread = spread_hints(small_l, np.zeros_like(cells.ab), cells, linear=True)
         clock["hints"] = time.perf_counter() - start
     ab = model.predict_ab(small_l, cells)
     if not family.spread_after:
@@ -127,7 +127,7 @@ def predict(model: Model, small_l: np.ndarray, hints: np.ndarray | None = None,
         if ab.shape[:2] != small_l.shape:
             small_l = cv2.resize(small_l, (ab.shape[1], ab.shape[0]),
                                  interpolation=cv2.INTER_AREA)
-        ab = spread_hints(small_l, ab, cells)
+        ab = spread_hints(small_l, ab, cells, colour_edges=not model.takes_hints)
     clock["hints"] = clock.get("hints", 0.0) + time.perf_counter() - start
     return ab
 
