@@ -111,6 +111,25 @@ def test_spread_stops_where_the_prediction_changes_colour_at_the_same_lightness(
     assert np.linalg.norm(by_lightness[roof] - (10, 30), axis=-1).max() > 0.3 * pull
 
 
+def test_colour_guided_laplacian_is_symmetric_and_is_the_lightness_one_without_colour():
+    """Conjugate gradients need a symmetric operator and its true diagonal; with the
+    prediction's ab flat, the colour-guided Laplacian is the one of L alone."""
+    from colorize_ai.hints import _Matting
+
+    rng = np.random.default_rng(3)
+    lightness = rng.uniform(0, 1, (20, 24)).astype(np.float32)
+    guide = np.stack([lightness, *rng.uniform(-0.5, 0.5, (2, 20, 24)).astype(np.float32)])
+    x, y = rng.normal(size=(2, 20, 24, 2)).astype(np.float32)
+    laplacian = _Matting(guide)
+    assert np.isclose((laplacian(x) * y).sum(), (x * laplacian(y)).sum(), rtol=1e-4)
+    for cell in ((5, 7), (0, 0), (19, 1)):  # inside, and on the border
+        unit = np.zeros((20, 24, 2), np.float32)
+        unit[cell][0] = 1
+        assert np.isclose(laplacian(unit)[cell][0], laplacian.diagonal[cell], rtol=1e-4)
+    flat = np.stack([lightness, np.zeros_like(lightness), np.zeros_like(lightness)])
+    assert np.allclose(_Matting(flat)(x), _Matting(lightness[None])(x), atol=1e-3)
+
+
 def test_a_hint_recolours_look_alike_regions_the_spread_cannot_reach():
     """Before the spread, a dot on one patch of sky also moves a patch of the same lightness
     and predicted colour behind a dark band; the band and a patch that the model coloured
