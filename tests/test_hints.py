@@ -148,7 +148,7 @@ def test_a_hint_recolours_look_alike_regions_the_spread_cannot_reach():
     assert out[5:30, 40:60, 1].mean() < 0.2 * blue[1]  # behind the band: towards blue
     assert np.abs(out[:, 28:36]).max() < 0.01 * abs(blue[1])  # the band: unlike
     assert np.allclose(out[50:60, 50:60], (20, 40), atol=0.01 * abs(blue[1]))
-    # And spread_hints starts from it, unless told not to.
+    # And spread_hints starts from it, unless linear=True.
     kept = spread_hints(lightness, prediction, cells, linear=True)
     moved = spread_hints(lightness, prediction, cells)
     assert moved[5:30, 40:60, 1].mean() < kept[5:30, 40:60, 1].mean() - 0.1 * abs(blue[1])
