@@ -154,35 +154,34 @@ class _Matting:
 
     def __init__(self, guide: np.ndarray) -> None:
         channels, rows, cols = guide.shape
-        self.guide = np.ascontiguousarray(guide, dtype=np.float32)
-        self.inside = np.zeros((rows, cols), np.float32)  # windows centred here are whole
-        self.inside[1:-1, 1:-1] = 1.0
-        self.mean = np.stack([_window_sum(g) / 9 for g in self.guide])
+        g = np.ascontiguousarray(guide, dtype=np.float32)
+        inside = np.zeros((rows, cols), np.float32)  # windows centred here are whole
+        inside[1:-1, 1:-1] = 1.0
+        mean = np.stack([_window_sum(plane) / 9 for plane in g])
         covariance = np.empty((channels, channels, rows, cols), np.float64)
         for i in range(channels):
             for j in range(i, channels):
                 covariance[i, j] = covariance[j, i] = (
-                    _window_sum(self.guide[i] * self.guide[j]) / 9 - self.mean[i] * self.mean[j])
+                    _window_sum(g[i] * g[j]) / 9 - mean[i] * mean[j])
             covariance[i, i] += MATTING_EPS
-        self.inverse = (_inverse(covariance) * self.inside).astype(np.float32)  # c x c x h x w
-        self.count = _window_sum(self.inside)  # windows each cell belongs to
+        inv = (_inverse(covariance) * inside).astype(np.float32)  # c x c x h x w
+        count = _window_sum(inside)  # windows each cell belongs to
         # The diagonal, for the Jacobi preconditioner: count * 8/9 minus a ninth of the sum,
         # over the windows around a cell, of (g - mean)' inverse (g - mean).
-        g, mean, inv = self.guide, self.mean, self.inverse
         quadratic = np.zeros((rows, cols), np.float32)
         for i in range(channels):
             inv_mean = sum(inv[i, j] * mean[j] for j in range(channels))
             quadratic += (g[i] * sum(g[j] * _window_sum(inv[i, j]) for j in range(channels))
-                       - 2 * g[i] * _window_sum(inv_mean) + _window_sum(mean[i] * inv_mean))
-        self.diagonal = np.maximum(self.count * 8 / 9 - quadratic / 9, 1e-3)
+                          - 2 * g[i] * _window_sum(inv_mean) + _window_sum(mean[i] * inv_mean))
+        self.diagonal = np.maximum(count * 8 / 9 - quadratic / 9, 1e-3)
         # For __call__: the inverse over 9 (window sums in place of means) and its product
         # with the mean, each plane twice over, like x.
         self.scaled = [[_twice(inv[i, j] / 9) for j in range(channels)]
                        for i in range(channels)]
         self.shift = [_twice(sum(inv[i, j] / 9 * mean[j] for j in range(channels)))
                       for i in range(channels)]
-        self.planes = [(_twice(g), _twice(m)) for g, m in zip(self.guide, mean)]
-        self.count2, self.inside2 = _twice(self.count), _twice(self.inside)
+        self.planes = [(_twice(plane), _twice(m)) for plane, m in zip(g, mean)]
+        self.count, self.inside = _twice(count), _twice(inside)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """The Laplacian times x (h x w x 2: OpenCV filters both planes in one call).
@@ -191,14 +190,14 @@ class _Matting:
         total = _window_sum(x)
         sums = [_window_sum(g * x) for g, _ in self.planes]
         offset = total / 9
-        out = self.count2 * x
+        out = self.count * x
         for scaled, shift, (g, m) in zip(self.scaled, self.shift, self.planes):
             slope = shift * -total
             for weight, plane in zip(scaled, sums):
                 slope += weight * plane
             offset -= slope * m
             out -= g * _window_sum(slope)
-        offset *= self.inside2
+        offset *= self.inside
         out -= _window_sum(offset)
         return out
 
