@@ -132,12 +132,11 @@ def _twice(plane: np.ndarray) -> np.ndarray:
 
 
 def _inverse(m: np.ndarray) -> np.ndarray:
-    """The inverses of symmetric c x c matrices held as c x c planes (1 x 1 and 3 x 3 in
-    closed form: LAPACK's batched inverse takes longer than the whole solve)."""
+    """The inverses of symmetric 1 x 1 or 3 x 3 matrices (the guides of L alone, and of L and
+    ab) held as c x c planes, in closed form: LAPACK's batched inverse takes longer than the
+    whole solve."""
     if len(m) == 1:
         return 1 / m
-    if len(m) != 3:
-        return np.linalg.inv(m.transpose(2, 3, 0, 1)).transpose(2, 3, 0, 1)
     (a, b, c), (_, d, e), (_, _, f) = m
     cof = np.array([[d * f - e * e, c * e - b * f, b * e - c * d],
                     [c * e - b * f, a * f - c * c, b * c - a * e],
@@ -168,18 +167,18 @@ class _Matting:
         count = _window_sum(inside)  # windows each cell belongs to
         # The diagonal, for the Jacobi preconditioner: count * 8/9 minus a ninth of the sum,
         # over the windows around a cell, of (g - mean)' inverse (g - mean).
+        inv_mean = [sum(inv[i, j] * mean[j] for j in range(channels)) for i in range(channels)]
         quadratic = np.zeros((rows, cols), np.float32)
         for i in range(channels):
-            inv_mean = sum(inv[i, j] * mean[j] for j in range(channels))
             quadratic += (g[i] * sum(g[j] * _window_sum(inv[i, j]) for j in range(channels))
-                          - 2 * g[i] * _window_sum(inv_mean) + _window_sum(mean[i] * inv_mean))
+                          - 2 * g[i] * _window_sum(inv_mean[i])
+                          + _window_sum(mean[i] * inv_mean[i]))
         self.diagonal = np.maximum(count * 8 / 9 - quadratic / 9, 1e-3)
         # For __call__: the inverse over 9 (window sums in place of means) and its product
         # with the mean, each plane twice over, like x.
         self.scaled = [[_twice(inv[i, j] / 9) for j in range(channels)]
                        for i in range(channels)]
-        self.shift = [_twice(sum(inv[i, j] / 9 * mean[j] for j in range(channels)))
-                      for i in range(channels)]
+        self.shift = [_twice(product / 9) for product in inv_mean]
         self.planes = [(_twice(plane), _twice(m)) for plane, m in zip(g, mean)]
         self.count, self.inside = _twice(count), _twice(inside)
 
