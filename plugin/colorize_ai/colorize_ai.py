@@ -157,6 +157,26 @@ def apply_results(image, source, responses, fmt, mask_selection, hints):
         image.undo_group_end()
 
 
+def redraw_when_sized(chooser):
+    """GIMP 3.0 and 3.2 draw a layer chooser's thumbnail when its layer is set, which the
+    procedure dialog does before the chooser has a size, so the thumbnail stays empty: set the
+    same layer again once the chooser is laid out."""
+    prop = next((p for p in ("item", "drawable") if chooser is not None
+                 and chooser.find_property(p) is not None), None)
+    if prop is None:
+        return
+
+    def again():
+        chooser.set_property(prop, chooser.get_property(prop))
+        return GLib.SOURCE_REMOVE
+
+    def sized(widget, _allocation):
+        widget.disconnect(handler)
+        GLib.idle_add(again)
+
+    handler = chooser.connect_after("size-allocate", sized)
+
+
 def show_dialog(procedure, config, image, source):
     GimpUi.init(PROC)
     hints = config.get_property("hints")
@@ -170,6 +190,7 @@ def show_dialog(procedure, config, image, source):
         names.append("missing-models")
     dialog.get_spin_scale("strength", 1.0)  # a slider instead of a bare number
     dialog.fill(names)
+    redraw_when_sized(dialog.get_widget("hints", GObject.TYPE_NONE))
     accepted = dialog.run()
     dialog.destroy()
     return accepted
