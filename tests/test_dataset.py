@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -263,6 +264,36 @@ def test_github_list_leaves_out_bsds500_evaluation_folders(tmp_path, monkeypatch
     copied = [p.relative_to(tmp_path / "cache/github/bsds500").as_posix()
               for p in (tmp_path / "cache/github").rglob("*.jpg")]
     assert copied == ["BSDS500/data/images/train/100.jpg"]
+
+
+def test_a_source_with_a_share_lists_the_files_with_the_smallest_path_hash(tmp_path,
+                                                                          monkeypatch):
+    import github_photos
+
+    clone = fake_bsds500(tmp_path)
+    train = clone / "BSDS500/data/images/train"
+    for i in range(1, 6):
+        Image.fromarray(photo_like(60 + i, 64, 64)).save(train / f"{100 + i}.jpg", quality=95)
+    _git("add", ".", cwd=clone)
+    _git("commit", "-q", "-m", "more", cwd=clone)
+    spec = dataclasses.replace(github_photos.SOURCES["bsds500"], share=2)
+    monkeypatch.setattr(github_photos, "SOURCES", {"bsds500": spec})
+    names = [f"BSDS500/data/images/train/{100 + i}.jpg" for i in range(6)]
+    wanted = sorted(sorted(names, key=lambda n: github_photos.sha256_of(n.encode()))[:2])
+    assert list(github_photos.make_list(clone.parent)["bsds500"]["files"]) == wanted
+
+
+def test_the_committed_clothing_share_follows_its_rule():
+    import github_photos
+
+    listed = list(github_photos.load_list()["clothing-dataset"]["files"])
+    assert len(listed) == github_photos.SOURCES["clothing-dataset"].share == 1500
+    assert all(rel.startswith("images/") and rel.endswith(".jpg") for rel in listed)
+    # The 1,500 smallest path hashes of 5,756 files: the largest of them is near 1500 / 5756
+    # of the range (a pick by anything else would spread over all of it).
+    top = max(int(github_photos.sha256_of(rel.encode()), 16) for rel in listed)
+    assert top < 2 ** 256 * 1500 / 5756 * 1.2
+    assert not github_photos.SOURCES["clothing-dataset"].research_only
 
 
 def test_a_list_naming_an_evaluation_folder_is_refused(tmp_path):
