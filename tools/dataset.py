@@ -1,4 +1,4 @@
-"""Build the training photographs from Debian packages, scikit-image's samples and two public
+"""Build the training photographs from Debian packages, scikit-image's samples and three public
 GitHub repositories (see github_photos.py).
 
     python3 tools/dataset.py fetch --cache $WORK/cache/dataset     # apt-get download + dpkg-deb -x
