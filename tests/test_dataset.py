@@ -385,3 +385,43 @@ def test_a_github_picture_never_takes_a_later_debian_sources_picture():
                                dhash=9)
     assert dataset._collapse_duplicates([github, debian], {0: None, 1: None}) == [1]
     assert github.verdict == "dropped: same picture as gcompris-qt-data:a.webp"
+
+
+def test_one_photographers_pictures_share_a_split(tmp_path, monkeypatch):
+    import github_photos
+
+    repo = tmp_path / "mirror" / "clothing-dataset"
+    (repo / "images").mkdir(parents=True)
+    senders = {f"shirt{i}": str(i % 2) for i in range(8)}
+    for i, name in enumerate(senders):
+        Image.fromarray(photo_like(80 + i, 400, 300)).save(repo / "images" / f"{name}.jpg",
+                                                           quality=95)
+    (repo / "images.csv").write_text("image,sender_id,label\n" + "".join(
+        f"{name},{sender},T-Shirt\n" for name, sender in senders.items()))
+    _git("init", "-q", cwd=repo)
+    _git("add", ".", cwd=repo)
+    _git("commit", "-q", "-m", "pictures", cwd=repo)
+    spec = dataclasses.replace(github_photos.SOURCES["clothing-dataset"], share=0)
+    monkeypatch.setattr(github_photos, "SOURCES", {"clothing-dataset": spec})
+    monkeypatch.setattr(github_photos, "LIST_FILE", tmp_path / "list.json")
+    for name in ("PACKAGES", "SUITE_PACKAGES"):
+        monkeypatch.setattr(dataset, name, {})
+    monkeypatch.setattr(dataset, "SKIMAGE_PHOTOS", ())
+    monkeypatch.setattr(dataset, "OPENCV_HTML_PHOTOS", ())
+    listed = github_photos.make_list(tmp_path / "mirror")
+    assert listed["clothing-dataset"]["groups"] == {
+        f"images/{name}.jpg": sender for name, sender in senders.items()}
+    (tmp_path / "list.json").write_text(json.dumps(listed))
+    github_photos.fetch(tmp_path / "mirror", tmp_path, listed)
+
+    dataset.build(tmp_path, tmp_path / "out")
+    index = json.loads((tmp_path / "out" / "index.json").read_text())
+    assert len(index) == len(senders)
+    by_sender: dict[str, set] = {}
+    by_picture: dict[str, set] = {}
+    for entry in index:
+        sender = senders[Path(entry["path"]).stem]
+        by_sender.setdefault(sender, set()).add(entry["split"])
+        by_picture.setdefault(sender, set()).add(dataset.split_of(entry["picture"]))
+    assert all(len(splits) == 1 for splits in by_sender.values())
+    assert any(len(splits) > 1 for splits in by_picture.values())  # their own ids would differ

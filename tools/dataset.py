@@ -481,9 +481,10 @@ def build(cache: Path, out: Path) -> list[Candidate]:
     if out.exists():
         shutil.rmtree(out)
     index = []
+    by_photographer = github_photos.split_keys()
     for i in keep:
         c = candidates[i]
-        split = split_of(c.picture)
+        split = split_of(by_photographer.get((c.source, c.path), c.picture))
         name = hashlib.sha256(c.picture.encode()).hexdigest()[:12] + ".jpg"
         target = out / split / name
         target.parent.mkdir(parents=True, exist_ok=True)

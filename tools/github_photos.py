@@ -12,7 +12,9 @@ read as they are, a bare one's at the listed commit. Nothing of the pictures is 
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 import shutil
 import subprocess
@@ -39,6 +41,10 @@ class Source:
     # At most this many files (0: all), those whose path has the smallest sha256: a fixed pick
     # that favours no class, photographer or date.
     share: int = 0
+    # A table in the repository naming each picture's photographer: (its path, the column with
+    # the picture's file name without suffix, the photographer's column). One photographer's
+    # pictures share rooms, light and camera, so they all go to one split.
+    groups: tuple[str, str, str] | None = None
 
 
 SOURCES: dict[str, Source] = {
@@ -62,7 +68,7 @@ SOURCES: dict[str, Source] = {
         "CC0 1.0 Universal (the repository's LICENSE); its README: free for any purpose, "
         "including commercial",
         "contributors to the Clothing dataset (Alexey Grigorev, Tagias.com and 32 volunteers)",
-        research_only=False, share=1500),
+        research_only=False, share=1500, groups=("images.csv", "image", "sender_id")),
 }
 
 # Looked at by a person on contact sheets of every verdict, as the Debian pictures were.
@@ -200,7 +206,33 @@ def make_list(mirror: Path, commits: dict[str, str] | None = None) -> dict[str, 
             if data is not None:
                 files[rel] = sha256_of(data)
         listed[source] = {"repo": spec.repo, "commit": commit, "files": files}
+        if spec.groups:
+            listed[source]["groups"] = _photographers(clone, commit, spec.groups, files)
     return listed
+
+
+def _photographers(clone: Path, commit: str, table: tuple[str, str, str], files: dict
+                   ) -> dict[str, str]:
+    """Path -> photographer for the listed files that the source's table names."""
+    path, name_column, group_column = table
+    data = read_file(clone, commit, path)
+    if data is None:
+        raise SourceError(f"{clone} has no {path} at {commit}, which names the photographers.")
+    rows = csv.DictReader(io.StringIO(data.decode("utf-8")))
+    by_name = {row[name_column]: row[group_column] for row in rows}
+    return {rel: by_name[Path(rel).stem] for rel in files if Path(rel).stem in by_name}
+
+
+def split_keys(listed: dict[str, dict] | None = None) -> dict[tuple[str, str], str]:
+    """(source, path) -> what decides the split of a picture whose photographer is known
+    ("<source>/<photographer column>/<photographer>"); other pictures split by their own id."""
+    listed = load_list() if listed is None else listed
+    keys = {}
+    for source, entry in listed.items():
+        column = SOURCES[source].groups[2] if SOURCES[source].groups else ""
+        for rel, group in entry.get("groups", {}).items():
+            keys[(source, rel)] = f"{source}/{column}/{group}"
+    return keys
 
 
 def _head(clone: Path) -> str:
