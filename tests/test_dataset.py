@@ -425,3 +425,74 @@ def test_one_photographers_pictures_share_a_split(tmp_path, monkeypatch):
         by_picture.setdefault(sender, set()).add(dataset.split_of(entry["picture"]))
     assert all(len(splits) == 1 for splits in by_sender.values())
     assert any(len(splits) > 1 for splits in by_picture.values())  # their own ids would differ
+
+
+def test_a_later_github_source_never_takes_an_earlier_ones_picture():
+    earlier = dataset.Candidate("clothing-dataset", "images/a.jpg", 400, 533, picture="cl/a",
+                                dhash=5)
+    later = dataset.Candidate("metadata-extractor-images", "jpg/a.jpg", 4000, 3000,
+                              picture="mx/a", dhash=5)
+    assert dataset._collapse_duplicates([later, earlier], {0: None, 1: None}) == [1]
+    assert later.verdict == "dropped: same picture as clothing-dataset:images/a.jpg"
+
+
+def test_sideways_camera_pictures_are_read_upright(tmp_path):
+    pixels = photo_like(9, 300, 400)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to view"
+    Image.fromarray(pixels).save(tmp_path / "phone.jpg", quality=95, exif=exif)
+    loaded = dataset.load_rgb(tmp_path / "phone.jpg")
+    assert loaded.shape == (400, 300, 3)
+    # The stored picture's left column is the upright picture's top row.
+    stored = dataset.load_rgb(tmp_path / "phone.jpg")
+    assert np.abs(stored[0].astype(int) - pixels[::-1, 0].astype(int)).mean() < 8
+
+
+def test_folders_with_a_wildcard_take_each_subfolder_and_no_deeper():
+    import github_photos
+
+    folders = ("dataset/*",)
+    assert github_photos.in_folders("dataset/dog/00.jpg", folders)
+    assert not github_photos.in_folders("dataset/00.jpg", folders)
+    assert not github_photos.in_folders("dataset/dog/old/00.jpg", folders)
+    assert not github_photos.in_folders("docs/teaser.jpg", folders)
+    assert github_photos.in_folders("jpg/Canon EOS 5D.jpg", ("jpg",))
+
+
+def test_one_subjects_pictures_share_a_split(tmp_path, monkeypatch):
+    import github_photos
+
+    repo = tmp_path / "mirror" / "dreambooth"
+    subjects = [f"subject{i}" for i in range(6)]
+    for i, subject in enumerate(subjects):
+        (repo / "dataset" / subject).mkdir(parents=True)
+        for k in range(3):
+            Image.fromarray(photo_like(100 + 3 * i + k, 320, 320)).save(
+                repo / "dataset" / subject / f"0{k}.jpg", quality=95)
+    Image.fromarray(photo_like(99, 320, 320)).save(repo / "dataset" / "teaser.jpg")
+    _git("init", "-q", cwd=repo)
+    _git("add", ".", cwd=repo)
+    _git("commit", "-q", "-m", "pictures", cwd=repo)
+    monkeypatch.setattr(github_photos, "SOURCES",
+                        {"dreambooth": github_photos.SOURCES["dreambooth"]})
+    for name in ("PACKAGES", "SUITE_PACKAGES"):
+        monkeypatch.setattr(dataset, name, {})
+    monkeypatch.setattr(dataset, "SKIMAGE_PHOTOS", ())
+    monkeypatch.setattr(dataset, "OPENCV_HTML_PHOTOS", ())
+    listed = github_photos.make_list(tmp_path / "mirror")
+    assert sorted(listed["dreambooth"]["files"]) == [
+        f"dataset/{s}/0{k}.jpg" for s in subjects for k in range(3)]
+    assert set(listed["dreambooth"]["groups"].values()) == {f"dataset/{s}" for s in subjects}
+    monkeypatch.setattr(github_photos, "LIST_FILE", tmp_path / "list.json")
+    (tmp_path / "list.json").write_text(json.dumps(listed))
+    github_photos.fetch(tmp_path / "mirror", tmp_path, listed)
+
+    dataset.build(tmp_path, tmp_path / "out")
+    index = json.loads((tmp_path / "out" / "index.json").read_text())
+    assert len(index) >= 2 * len(subjects)  # a synthetic picture may fail the photo rule
+    by_subject: dict[str, set] = {}
+    for entry in index:
+        by_subject.setdefault(entry["path"].split("/")[1], set()).add(entry["split"])
+    assert all(len(splits) == 1 for splits in by_subject.values())
+    assert {split for splits in by_subject.values() for split in splits} \
+        == {dataset.split_of(f"dreambooth/folder/dataset/{s}") for s in subjects}

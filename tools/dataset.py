@@ -1,4 +1,4 @@
-"""Build the training photographs from Debian packages, scikit-image's samples and three public
+"""Build the training photographs from Debian packages, scikit-image's samples and five public
 GitHub repositories (see github_photos.py).
 
     python3 tools/dataset.py fetch --cache $WORK/cache/dataset     # apt-get download + dpkg-deb -x
@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 import github_photos
 from apt_sources import debian_mirror
@@ -444,8 +444,9 @@ def find_candidates(cache: Path) -> list[tuple[str, Path, str]]:
 def load_rgb(path: Path) -> np.ndarray | None:
     """8-bit RGB pixels, or None for a file that is unreadable or has transparent parts."""
     try:
-        with Image.open(path) as im:
-            im.load()
+        with Image.open(path) as opened:
+            opened.load()
+            im = _upright(opened)
             if im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info:
                 alpha = np.asarray(im.convert("RGBA"))[..., 3]
                 if alpha.min() < 255:
@@ -453,6 +454,14 @@ def load_rgb(path: Path) -> np.ndarray | None:
             return np.asarray(im.convert("RGB"))
     except (OSError, ValueError):
         return None
+
+
+def _upright(im: Image.Image) -> Image.Image:
+    """The picture as the camera meant it: phones store many pictures sideways, with a tag."""
+    try:
+        return ImageOps.exif_transpose(im)
+    except Exception:  # a broken tag: Pillow raises many kinds; the pixels are still good
+        return im
 
 
 def build(cache: Path, out: Path) -> list[Candidate]:
@@ -517,8 +526,11 @@ def _collapse_duplicates(candidates: list[Candidate], pixels: dict[int, np.ndarr
 
 
 def _added_rank(source: str) -> int:
-    """0 for the first build's sources, then 1 and 2 for those added after it, in that order."""
-    return 2 if source in ADDED_LAST else 1 if source in ADDED_LATER else 0
+    """0 for the first build's sources, 1 for those added after it, then 2 and up for the GitHub
+    sources, in the order they were added."""
+    if source in ADDED_LAST:
+        return 2 + github_photos.SOURCES[source].added
+    return 1 if source in ADDED_LATER else 0
 
 
 def _resized(rgb: np.ndarray) -> Image.Image:

@@ -4,6 +4,8 @@ copy of each listed file, checked against that list, from a clone the user made.
     git clone https://github.com/EliSchwartz/imagenet-sample-images DIR/imagenet-sample-images
     git clone https://github.com/BIDS/BSDS500 DIR/BSDS500
     git clone https://github.com/alexeygrigorev/clothing-dataset DIR/clothing-dataset
+    git clone https://github.com/drewnoakes/metadata-extractor-images DIR/metadata-extractor-images
+    git clone https://github.com/google/dreambooth DIR/dreambooth
     python3 tools/dataset.py fetch-github --github-mirror DIR --cache $WORK/cache/dataset
 
 A clone may be a work tree or a bare repository (`git clone --bare`); a work tree's files are
@@ -13,6 +15,7 @@ read as they are, a bare one's at the listed commit. Nothing of the pictures is 
 from __future__ import annotations
 
 import csv
+import fnmatch
 import hashlib
 import io
 import json
@@ -31,7 +34,8 @@ CACHE_DIR = "github"
 @dataclass(frozen=True)
 class Source:
     repo: str  # owner/name on GitHub
-    folders: tuple[str, ...]  # where its pictures are ("" for the top folder)
+    folders: tuple[str, ...]  # where its pictures are ("" for the top folder; "dir/*": its
+    # subfolders)
     suffixes: tuple[str, ...]
     terms: str
     author: str
@@ -45,6 +49,12 @@ class Source:
     # the picture's file name without suffix, the photographer's column). One photographer's
     # pictures share rooms, light and camera, so they all go to one split.
     groups: tuple[str, str, str] | None = None
+    # Pictures in one folder show one subject (the same dog, the same boot in other places):
+    # they all go to one split, as one photographer's do.
+    by_folder: bool = False
+    # When the source was added: 0 for the first GitHub sources, then 1, ... A later source
+    # never takes the place of an earlier source's picture (a near-equal copy of it is dropped).
+    added: int = 0
 
 
 SOURCES: dict[str, Source] = {
@@ -69,6 +79,22 @@ SOURCES: dict[str, Source] = {
         "including commercial",
         "contributors to the Clothing dataset (Alexey Grigorev, Tagias.com and 32 volunteers)",
         research_only=False, share=1500, groups=("images.csv", "image", "sender_id")),
+    # Camera and phone pictures gathered to test a metadata reader: people, rooms, streets,
+    # food, animals and landscapes from about 200 devices. Files over 4 MB are not fetched.
+    "metadata-extractor-images": Source(
+        "drewnoakes/metadata-extractor-images", ("jpg",), (".jpg", ".JPG"),
+        "its README: \"You are free to use these media files however you wish.\"",
+        "contributors to metadata-extractor's image database (gathered by Drew Noakes)",
+        research_only=False, added=1),
+    # DreamBooth's subjects (dogs, cats, toys, shoes, bowls), each photographed in several
+    # places: the authors' own photographs and Unsplash ones (its references_and_licenses.txt).
+    "dreambooth": Source(
+        "google/dreambooth", ("dataset/*",), (".jpg",),
+        "CC BY 4.0 (the repository's licence file); the Unsplash photographs among them also "
+        "under the Unsplash License (dataset/references_and_licenses.txt names each one)",
+        "Nataniel Ruiz, Yuanzhen Li and the Unsplash photographers named in "
+        "dataset/references_and_licenses.txt (collected by the DreamBooth authors)",
+        research_only=False, by_folder=True, added=1),
 }
 
 # Looked at by a person on contact sheets of every verdict, as the Debian pictures were.
@@ -86,13 +112,24 @@ PHOTOS = frozenset(
         "n04265275_space_heater", "n04332243_strainer", "n04398044_teapot",
         "n04501370_turnstile", "n04548280_wall_clock", "n04552348_warplane",
         "n04579432_whistle", "n04584207_wig", "n07615774_ice_lolly", "n07714990_broccoli",
-        "n07745940_strawberry")})
+        "n07745940_strawberry")}
+    # Session 12: sunsets, dusk, masts against the sky, a street sign, a vase on white.
+    | {f"metadata-extractor-images:jpg/{n}.jpg" for n in (
+        "Canon PowerShot S40 (2)", "FujiFilm FinePix A303", "FujiFilm FinePixS1Pro (1)",
+        "FujiFilm FinePixS5500", "HP PhotoSmart 735", "Nokia Lumia 800", "Sony DigitalMavica")}
+    | {f"dreambooth:dataset/vase/{n}.jpg" for n in ("03", "04")})
 # Not photographs, or photographs inside drawn frames, that pass the statistics: a drawing, a
 # book cover, a web page, an advertisement, a catalogue collage, framed and tilted prints.
 NOT_PHOTOS = frozenset(f"imagenet-sample-images:{n}.JPEG" for n in (
     "n04179913_sewing_machine", "n07248320_book_jacket", "n06359193_web_site", "n04367480_swab",
     "n02837789_bikini", "n02100583_vizsla", "n02100877_Irish_setter", "n02129165_lion",
-    "n04141076_sax", "n04326547_stone_wall"))
+    "n04141076_sax", "n04326547_stone_wall")) | frozenset(
+    # Thermal-camera false colour, a pen drawing on paper, a terminal and a web page shot off
+    # the screen, two scanned woodblock prints.
+    f"metadata-extractor-images:jpg/{n}" for n in (
+        "FLIR iPhone device.jpg", "FLIR.jpg", "Canon Powershot A2500.JPG",
+        "Panasonic Lumix DMC-LX7.jpg", "Pentax ist D.jpg", "Photoshop (1).jpg",
+        "Photoshop (2).jpg"))
 
 
 class SourceError(ValueError):
@@ -196,7 +233,7 @@ def make_list(mirror: Path, commits: dict[str, str] | None = None) -> dict[str, 
         clone = find_clone(mirror, source)
         commit = (commits or {}).get(source) or _head(clone)
         wanted = [rel for rel in _tracked(clone, commit)
-                  if rel.rpartition("/")[0] in spec.folders and rel.endswith(spec.suffixes)
+                  if in_folders(rel, spec.folders) and rel.endswith(spec.suffixes)
                   and not is_excluded(source, rel)]
         if spec.share:
             wanted = sorted(sorted(wanted, key=lambda rel: sha256_of(rel.encode()))[:spec.share])
@@ -208,7 +245,16 @@ def make_list(mirror: Path, commits: dict[str, str] | None = None) -> dict[str, 
         listed[source] = {"repo": spec.repo, "commit": commit, "files": files}
         if spec.groups:
             listed[source]["groups"] = _photographers(clone, commit, spec.groups, files)
+        elif spec.by_folder:
+            listed[source]["groups"] = {rel: rel.rpartition("/")[0] for rel in files}
     return listed
+
+
+def in_folders(rel: str, folders: tuple[str, ...]) -> bool:
+    """Whether a file lies directly in one of the folders ("dir/*": in any subfolder of dir)."""
+    folder = rel.rpartition("/")[0]
+    return any(fnmatch.fnmatchcase(folder, f) and folder.count("/") == f.count("/")
+               for f in folders)
 
 
 def _photographers(clone: Path, commit: str, table: tuple[str, str, str], files: dict
@@ -224,12 +270,13 @@ def _photographers(clone: Path, commit: str, table: tuple[str, str, str], files:
 
 
 def split_keys(listed: dict[str, dict] | None = None) -> dict[tuple[str, str], str]:
-    """(source, path) -> what decides the split of a picture whose photographer is known
-    ("<source>/<photographer column>/<photographer>"); other pictures split by their own id."""
+    """(source, path) -> what decides the split of a picture whose photographer or subject is
+    known ("<source>/<photographer column or folder>/<name>"); others split by their own id."""
     listed = load_list() if listed is None else listed
     keys = {}
     for source, entry in listed.items():
-        column = SOURCES[source].groups[2] if SOURCES[source].groups else ""
+        spec = SOURCES[source]
+        column = spec.groups[2] if spec.groups else "folder" if spec.by_folder else ""
         for rel, group in entry.get("groups", {}).items():
             keys[(source, rel)] = f"{source}/{column}/{group}"
     return keys
