@@ -413,3 +413,45 @@ def test_a_run_with_workers_validates_as_often_as_asked_and_says_where_it_traine
 def test_cuda_without_a_gpu_is_a_clear_error(tiny_data, capsys):
     assert train.main(run_args(tiny_data, "baseline", 1, "--device", "cuda")) == 1
     assert "PyTorch sees no CUDA GPU here" in capsys.readouterr().err
+
+
+def test_source_weights_set_each_pictures_chance_and_zero_leaves_a_source_out(tiny_data):
+    root = tiny_data
+    (root / "data" / "index.json").write_text(json.dumps(
+        [{"file": f"train/{i}.jpg", "source": "clothes" if i == 0 else "photos"}
+         for i in range(3)] + [{"file": "val/0.jpg", "source": "clothes"}]))
+    files, chances = train.split_files(root / "data", "train", {"clothes": 3})
+    assert [f.name for f in files] == ["0.jpg", "1.jpg", "2.jpg"]
+    assert np.allclose(chances, [0.6, 0.2, 0.2])
+    files, chances = train.split_files(root / "data", "train", {"clothes": 0})
+    assert [f.name for f in files] == ["1.jpg", "2.jpg"] and np.allclose(chances, [0.5, 0.5])
+    assert train.split_files(root / "data", "train")[1] is None
+    with pytest.raises(train.TrainingError, match="leaves no picture"):
+        train.split_files(root / "data", "val", {"clothes": 0})
+    with pytest.raises(train.TrainingError, match="no picture"):
+        train.split_files(root / "data", "train", {"shoes": 0})
+    with pytest.raises(train.TrainingError, match="NAME=WEIGHT"):
+        train.source_weights(["clothes"])
+    assert train.source_weights(["clothes=0.25", "photos=2"]) == {"clothes": 0.25, "photos": 2}
+
+    parsed = argparse.Namespace(crop=32, batch=64, arch="baseline", workers=0, device="cpu")
+    pictures = train.load_split(root / "data", "train")
+    pictures[0][:] = 255  # the "clothes" picture: all white, so its crops are told apart
+    x, _ = next(train.batches(pictures, parsed, 0, np.array([1.0, 0.0, 0.0])))
+    assert torch.all(x > 0.99)  # L of white is 100: every crop from the one picture drawn
+    x, _ = next(train.batches(pictures, parsed, 0, np.array([0.0, 0.5, 0.5])))
+    assert torch.all(x.amax((1, 2, 3)) < 0.99)
+
+
+@pytest.mark.slow
+def test_a_run_with_a_source_weight_trains_and_exports(tiny_data):
+    root = tiny_data
+    (root / "data" / "index.json").write_text(json.dumps(
+        [{"file": f"train/{i}.jpg", "source": "clothes" if i == 0 else "photos"}
+         for i in range(3)] + [{"file": "val/0.jpg", "source": "photos"}]))
+    assert train.main(run_args(root, "baseline", 2, "--source-weight", "clothes=0")) == 0
+    assert train.main(["export", "--runs", str(root / "runs"), "--run", "tiny-baseline",
+                       "--id", "tiny", "--shrink", "--data", str(root / "data"),
+                       "--out", str(root / "models")]) == 0
+    ckpt = torch.load(root / "runs" / "tiny-baseline" / "last.pt", weights_only=False)
+    assert ckpt["state"]["pictures"] == 2

@@ -29,6 +29,7 @@ network in bfloat16 autocast).
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import time
@@ -285,12 +286,51 @@ def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
 
 
-def load_split(data: Path, split: str) -> list[np.ndarray]:
-    """The split's pictures as 8-bit RGB arrays."""
+def split_files(data: Path, split: str, weights: dict[str, float] | None = None
+                ) -> tuple[list[Path], np.ndarray | None]:
+    """The split's picture files and, with `weights` (source -> weight, 1 for a source not
+    named), each one's chance to be drawn; a source of weight 0 is left out."""
     files = sorted((data / split).glob("*.jpg")) + sorted((data / split).glob("*.png"))
     if not files:
         raise TrainingError(f"No pictures in {data / split}: run tools/dataset.py build first.")
-    return [cv2.cvtColor(cv2.imread(str(f)), cv2.COLOR_BGR2RGB) for f in files]
+    if not weights:
+        return files, None
+    index = data / "index.json"
+    if not index.exists():
+        raise TrainingError(f"--source-weight needs {index}, which tools/dataset.py build writes.")
+    source_of = {e["file"]: e["source"] for e in json.loads(index.read_text(encoding="utf-8"))}
+    unknown = sorted(set(weights) - set(source_of.values()))
+    if unknown:
+        raise TrainingError(f"--source-weight names {', '.join(unknown)}, of which {data} has "
+                            "no picture.")
+    chance = np.array([weights.get(source_of.get(f"{split}/{f.name}", ""), 1.0) for f in files])
+    files = [f for f, c in zip(files, chance) if c > 0]
+    if not files:
+        raise TrainingError(f"--source-weight leaves no picture in {data / split}.")
+    chance = chance[chance > 0]
+    return files, chance / chance.sum()
+
+
+def load_split(data: Path, split: str, weights: dict[str, float] | None = None
+               ) -> list[np.ndarray]:
+    """The split's pictures as 8-bit RGB arrays (those of sources of weight 0 left out)."""
+    return [cv2.cvtColor(cv2.imread(str(f)), cv2.COLOR_BGR2RGB)
+            for f in split_files(data, split, weights)[0]]
+
+
+def source_weights(pairs: list[str]) -> dict[str, float]:
+    """--source-weight NAME=W, as given (repeated) on the command line."""
+    weights = {}
+    for pair in pairs:
+        name, _, value = pair.partition("=")
+        try:
+            weights[name] = float(value)
+        except ValueError:
+            raise TrainingError(f"--source-weight {pair!r}: give NAME=WEIGHT, e.g. "
+                                "clothing-dataset=0.25.") from None
+        if weights[name] < 0:
+            raise TrainingError(f"--source-weight {pair!r}: a weight is 0 or more.")
+    return weights
 
 
 def random_crop(rgb: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
@@ -391,8 +431,10 @@ def train(args: argparse.Namespace) -> Path:
     run_dir = Path(args.runs) / args.id
     run_dir.mkdir(parents=True, exist_ok=True)
     ckpt_path = run_dir / "last.pt"
-    pictures = load_split(Path(args.data), "train")
-    val = [_centre(p, args.val_size) for p in load_split(Path(args.data), "val")]
+    weights = source_weights(args.source_weight)
+    pictures = load_split(Path(args.data), "train", weights)
+    chances = split_files(Path(args.data), "train", weights)[1]
+    val = [_centre(p, args.val_size) for p in load_split(Path(args.data), "val", weights)]
     model = build(args.arch, args.width, args.spread_input, bool(args.prior))
     if args.prior:  # the automatic model's weights and ab scale (its manifest's, shrink kept)
         start_prior(model, Path(args.prior), args.prior_scale)
@@ -441,7 +483,7 @@ def train(args: argparse.Namespace) -> Path:
     state["pictures"] = len(pictures)  # the latest run's; the model card tells earlier ones
     state["device"] = device_name(device)
     torch.manual_seed(args.seed + state["step"])
-    source = batches(pictures, args, args.seed + state["step"])
+    source = batches(pictures, args, args.seed + state["step"], chances)
     on_device = {k: v.to(device) for k, v in extra.items()}
     budget = args.minutes * 60
     last_save = time.monotonic()
@@ -481,23 +523,29 @@ def train(args: argparse.Namespace) -> Path:
     return ckpt_path
 
 
-def batches(pictures: list[np.ndarray], args: argparse.Namespace, seed: int):
+def batches(pictures: list[np.ndarray], args: argparse.Namespace, seed: int,
+            chances: np.ndarray | None = None):
     """Endless training batches (model input, true ab) of random crops, with simulated hints
-    for the hint models. With args.workers the crops are made by that many processes (a GPU
-    step is shorter than the CPU's crops and hints), each drawing from its own seed."""
+    for the hint models; each picture drawn with its chance (all alike if None). With
+    args.workers the crops are made by that many processes (a GPU step is shorter than the
+    CPU's crops and hints), each drawing from its own seed."""
     if args.workers <= 0:
-        yield from _batches(pictures, args, np.random.default_rng(seed))
+        yield from _batches(pictures, args, np.random.default_rng(seed), chances)
         return
     loader = torch.utils.data.DataLoader(
-        _Batches(pictures, args, seed), batch_size=None, num_workers=args.workers,
+        _Batches(pictures, args, seed, chances), batch_size=None, num_workers=args.workers,
         pin_memory=args.device != "cpu", prefetch_factor=4, persistent_workers=True)
     yield from loader
 
 
-def _batches(pictures: list[np.ndarray], args: argparse.Namespace, rng: np.random.Generator):
+def _batches(pictures: list[np.ndarray], args: argparse.Namespace, rng: np.random.Generator,
+             chances: np.ndarray | None = None):
+    def draw() -> np.ndarray:
+        return pictures[rng.integers(len(pictures)) if chances is None
+                        else rng.choice(len(pictures), p=chances)]
+
     while True:
-        crops = [random_crop(pictures[rng.integers(len(pictures))], args.crop, rng)
-                 for _ in range(args.batch)]
+        crops = [random_crop(draw(), args.crop, rng) for _ in range(args.batch)]
         x, ab = batch_tensors(crops)
         if args.arch in HINT_ARCHS:
             x = with_hints(x, ab, rng, args.spread_input)
@@ -505,14 +553,15 @@ def _batches(pictures: list[np.ndarray], args: argparse.Namespace, rng: np.rando
 
 
 class _Batches(torch.utils.data.IterableDataset):
-    def __init__(self, pictures: list[np.ndarray], args: argparse.Namespace, seed: int) -> None:
-        self.pictures, self.args, self.seed = pictures, args, seed
+    def __init__(self, pictures: list[np.ndarray], args: argparse.Namespace, seed: int,
+                 chances: np.ndarray | None) -> None:
+        self.pictures, self.args, self.seed, self.chances = pictures, args, seed, chances
 
     def __iter__(self):
         torch.set_num_threads(1)
         worker = torch.utils.data.get_worker_info()
         rng = np.random.default_rng([self.seed, worker.id if worker else 0])
-        return _batches(self.pictures, self.args, rng)
+        return _batches(self.pictures, self.args, rng, self.chances)
 
 
 def device_name(device: torch.device) -> str:
@@ -763,7 +812,9 @@ def export(args: argparse.Namespace) -> Path:
     ab_scale = 1.0 if classes else AB_SCALE if tanh else HINT_AB_DIVISOR
     shrink = ""
     if args.shrink and not classes and not hints:
-        val = [_centre(p, targs["val_size"]) for p in load_split(Path(args.data), "val")]
+        weights = source_weights(targs.get("source_weight") or [])
+        val = [_centre(p, targs["val_size"])
+               for p in load_split(Path(args.data), "val", weights)]
         factor = validation_shrink(model, val)
         ab_scale = round(AB_SCALE * factor, 3)
         shrink = (f"; ab scaled by {factor:.3f} (the least-squares factor on the {len(val)} "
@@ -877,6 +928,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--spread-input", action="store_true",
                         help="hints: also feed the hints spread over grey by the engine")
     parser.add_argument("--init", help="start from this checkpoint's weights (a new run)")
+    parser.add_argument("--source-weight", action="append", default=[], metavar="NAME=W",
+                        help="draw the pictures of this source (index.json's) W times as often "
+                             "as the others; 0 leaves it out of training and validation "
+                             "(repeatable)")
     parser.add_argument("--freeze-norms", action="store_true",
                         help="keep the batch normalisations' statistics (training on from "
                              "--init with new inputs)")
