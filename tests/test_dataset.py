@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -496,3 +497,24 @@ def test_one_subjects_pictures_share_a_split(tmp_path, monkeypatch):
     assert all(len(splits) == 1 for splits in by_subject.values())
     assert {split for splits in by_subject.values() for split in splits} \
         == {dataset.split_of(f"dreambooth/folder/dataset/{s}") for s in subjects}
+
+
+def test_pack_shrinks_train_and_validation_into_parts_that_join_into_a_set(tmp_path):
+    out = tmp_path / "data"
+    index = []
+    for i, split in enumerate(["train"] * 5 + ["val", "test"]):
+        (out / split).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(photo_like(200 + i, 384, 512)).save(out / split / f"{i}.jpg", quality=95)
+        index.append({"file": f"{split}/{i}.jpg", "split": split, "source": "s"})
+    (out / "index.json").write_text(json.dumps(index))
+    target = tmp_path / "packed"
+    sizes = dataset.pack(out, target, side=96, quality=85, part_mib=12_000 / 2**20)
+    assert len(sizes) > 1 and all(size <= 12_000 for size in sizes)
+    joined = tmp_path / "joined"
+    for part in sorted(target.iterdir()):
+        shutil.copytree(part, joined, dirs_exist_ok=True)
+    files = sorted(p.relative_to(joined).as_posix() for p in joined.rglob("*.jpg"))
+    assert files == [f"train/{i}.jpg" for i in range(5)] + ["val/5.jpg"]  # no test picture
+    with Image.open(joined / "train/0.jpg") as im:
+        assert min(im.size) == 96
+    assert [e["file"] for e in json.loads((joined / "index.json").read_text())] == files

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import json
 import re
 import shutil
@@ -649,15 +650,54 @@ def report(cache: Path, out: Path, doc: Path) -> None:
     doc.write_text(head + "\n".join(lines) + "\n", encoding="utf-8")
 
 
+def pack(out: Path, target: Path, side: int, quality: int, part_mib: float) -> list[int]:
+    """The train and validation pictures of the set in `out`, shrunk to a short side of at most
+    `side` px, as JPEG files in parts of at most `part_mib` MiB (target/part1, part2, ...; the
+    first holds index.json): a GPU machine's call carries 64 MiB of the checkout at most, so a
+    set travels part by part, and `cp -r target/part*/. DATA/` there joins them. Returns each
+    part's size in bytes."""
+    index = [e for e in json.loads((out / "index.json").read_text(encoding="utf-8"))
+             if e["split"] in ("train", "val")]
+    if target.exists():
+        shutil.rmtree(target)
+    sizes = [0]
+    for entry in index:
+        with Image.open(out / entry["file"]) as im:
+            scale = side / min(im.size)
+            small = im.convert("RGB")
+            if scale < 1:
+                small = small.resize((round(im.width * scale), round(im.height * scale)),
+                                     Image.LANCZOS)
+        buffer = io.BytesIO()
+        small.save(buffer, "JPEG", quality=quality)
+        data = buffer.getvalue()
+        if sizes[-1] and sizes[-1] + len(data) > part_mib * 2**20:
+            sizes.append(0)
+        path = target / f"part{len(sizes)}" / entry["file"]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        sizes[-1] += len(data)
+    (target / "part1" / "index.json").write_text(json.dumps(index, indent=1) + "\n",
+                                                  encoding="utf-8")
+    return sizes
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("command", choices=["fetch", "fetch-github", "build", "all", "report"])
+    parser.add_argument("command",
+                        choices=["fetch", "fetch-github", "build", "all", "report", "pack"])
     parser.add_argument("--cache", type=Path, default=Path("/work/cache/dataset"))
     parser.add_argument("--out", type=Path, default=Path("/work/cache/data"))
     parser.add_argument("--doc", type=Path, default=Path("docs/DATASET.md"))
     parser.add_argument("--github-mirror", type=Path,
                         help="folder holding a clone of each GitHub source (see github_photos.py)")
+    parser.add_argument("--pack", type=Path, help="pack: where the parts go")
+    parser.add_argument("--side", type=int, default=192, help="pack: short side at most, px")
+    parser.add_argument("--quality", type=int, default=85, help="pack: JPEG quality")
+    parser.add_argument("--part-mib", type=float, default=8.0, help="pack: MiB per part at most")
     args = parser.parse_args(argv)
+    if args.command == "pack" and args.pack is None:
+        parser.error("pack needs --pack DIR, where the parts go")
     try:
         return _run(args)
     except github_photos.SourceError as error:
@@ -686,6 +726,10 @@ def _run(args: argparse.Namespace) -> int:
             print(f"  {source}: {splits}")
     if args.command == "report":
         report(args.cache, args.out, args.doc)
+    if args.command == "pack":
+        sizes = pack(args.out, args.pack, args.side, args.quality, args.part_mib)
+        print(f"{len(sizes)} parts under {args.pack}: "
+              + ", ".join(f"{size / 2**20:.1f} MiB" for size in sizes))
     return 0
 
 
