@@ -311,11 +311,14 @@ def split_files(data: Path, split: str, weights: dict[str, float] | None = None
     return files, chance / chance.sum()
 
 
+def read_pictures(files: list[Path]) -> list[np.ndarray]:
+    return [cv2.cvtColor(cv2.imread(str(f)), cv2.COLOR_BGR2RGB) for f in files]
+
+
 def load_split(data: Path, split: str, weights: dict[str, float] | None = None
                ) -> list[np.ndarray]:
     """The split's pictures as 8-bit RGB arrays (those of sources of weight 0 left out)."""
-    return [cv2.cvtColor(cv2.imread(str(f)), cv2.COLOR_BGR2RGB)
-            for f in split_files(data, split, weights)[0]]
+    return read_pictures(split_files(data, split, weights)[0])
 
 
 def source_weights(pairs: list[str]) -> dict[str, float]:
@@ -432,8 +435,8 @@ def train(args: argparse.Namespace) -> Path:
     run_dir.mkdir(parents=True, exist_ok=True)
     ckpt_path = run_dir / "last.pt"
     weights = source_weights(args.source_weight)
-    pictures = load_split(Path(args.data), "train", weights)
-    chances = split_files(Path(args.data), "train", weights)[1]
+    files, chances = split_files(Path(args.data), "train", weights)
+    pictures = read_pictures(files)
     val = [_centre(p, args.val_size) for p in load_split(Path(args.data), "val", weights)]
     model = build(args.arch, args.width, args.spread_input, bool(args.prior))
     if args.prior:  # the automatic model's weights and ab scale (its manifest's, shrink kept)
