@@ -430,6 +430,7 @@ def test_source_weights_set_each_pictures_chance_and_zero_leaves_a_source_out(ti
         train.split_files(root / "data", "val", {"clothes": 0})
     with pytest.raises(train.TrainingError, match="no picture"):
         train.split_files(root / "data", "train", {"shoes": 0})
+    assert train.split_files(root / "data", "train", {"shoes": 0}, strict=False)[1] is not None
     with pytest.raises(train.TrainingError, match="NAME=WEIGHT"):
         train.source_weights(["clothes"])
     assert train.source_weights(["clothes=0.25", "photos=2"]) == {"clothes": 0.25, "photos": 2}
@@ -455,3 +456,9 @@ def test_a_run_with_a_source_weight_trains_and_exports(tiny_data):
                        "--out", str(root / "models")]) == 0
     ckpt = torch.load(root / "runs" / "tiny-baseline" / "last.pt", weights_only=False)
     assert ckpt["state"]["pictures"] == 2
+    (root / "data" / "index.json").unlink()  # another set, without that source: still exports
+    other = json.dumps([{"file": "val/0.jpg", "source": "photos"}])
+    (root / "data" / "index.json").write_text(other)
+    assert train.main(["export", "--runs", str(root / "runs"), "--run", "tiny-baseline",
+                       "--id", "tiny", "--shrink", "--data", str(root / "data"),
+                       "--out", str(root / "models2")]) == 0

@@ -286,10 +286,11 @@ def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
 
 
-def split_files(data: Path, split: str, weights: dict[str, float] | None = None
-                ) -> tuple[list[Path], np.ndarray | None]:
+def split_files(data: Path, split: str, weights: dict[str, float] | None = None,
+                strict: bool = True) -> tuple[list[Path], np.ndarray | None]:
     """The split's picture files and, with `weights` (source -> weight, 1 for a source not
-    named), each one's chance to be drawn; a source of weight 0 is left out."""
+    named), each one's chance to be drawn; a source of weight 0 is left out. strict: a
+    weight for a source the set lacks is an error (a typo), else it is passed over."""
     files = sorted((data / split).glob("*.jpg")) + sorted((data / split).glob("*.png"))
     if not files:
         raise TrainingError(f"No pictures in {data / split}: run tools/dataset.py build first.")
@@ -300,7 +301,7 @@ def split_files(data: Path, split: str, weights: dict[str, float] | None = None
         raise TrainingError(f"--source-weight needs {index}, which tools/dataset.py build writes.")
     source_of = {e["file"]: e["source"] for e in json.loads(index.read_text(encoding="utf-8"))}
     unknown = sorted(set(weights) - set(source_of.values()))
-    if unknown:
+    if unknown and strict:
         raise TrainingError(f"--source-weight names {', '.join(unknown)}, of which {data} has "
                             "no picture.")
     chance = np.array([weights.get(source_of.get(f"{split}/{f.name}", ""), 1.0) for f in files])
@@ -315,10 +316,10 @@ def read_pictures(files: list[Path]) -> list[np.ndarray]:
     return [cv2.cvtColor(cv2.imread(str(f)), cv2.COLOR_BGR2RGB) for f in files]
 
 
-def load_split(data: Path, split: str, weights: dict[str, float] | None = None
-               ) -> list[np.ndarray]:
+def load_split(data: Path, split: str, weights: dict[str, float] | None = None,
+               strict: bool = True) -> list[np.ndarray]:
     """The split's pictures as 8-bit RGB arrays (those of sources of weight 0 left out)."""
-    return read_pictures(split_files(data, split, weights)[0])
+    return read_pictures(split_files(data, split, weights, strict)[0])
 
 
 def source_weights(pairs: list[str]) -> dict[str, float]:
@@ -815,9 +816,10 @@ def export(args: argparse.Namespace) -> Path:
     ab_scale = 1.0 if classes else AB_SCALE if tanh else HINT_AB_DIVISOR
     shrink = ""
     if args.shrink and not classes and not hints:
+        # The run's weights leave the same sources out, where this set has them.
         weights = source_weights(targs.get("source_weight") or [])
         val = [_centre(p, targs["val_size"])
-               for p in load_split(Path(args.data), "val", weights)]
+               for p in load_split(Path(args.data), "val", weights, strict=False)]
         factor = validation_shrink(model, val)
         ab_scale = round(AB_SCALE * factor, 3)
         shrink = (f"; ab scaled by {factor:.3f} (the least-squares factor on the {len(val)} "
