@@ -534,9 +534,9 @@ def _added_rank(source: str) -> int:
     return 1 if source in ADDED_LATER else 0
 
 
-def _resized(rgb: np.ndarray) -> Image.Image:
+def _resized(rgb: np.ndarray, side: int = SHORT_SIDE) -> Image.Image:
     im = Image.fromarray(rgb)
-    scale = SHORT_SIDE / min(im.size)
+    scale = side / min(im.size)
     if scale < 1:
         im = im.resize((round(im.width * scale), round(im.height * scale)), Image.LANCZOS)
     return im
@@ -663,11 +663,7 @@ def pack(out: Path, target: Path, side: int, quality: int, part_mib: float) -> l
     sizes = [0]
     for entry in index:
         with Image.open(out / entry["file"]) as im:
-            scale = side / min(im.size)
-            small = im.convert("RGB")
-            if scale < 1:
-                small = small.resize((round(im.width * scale), round(im.height * scale)),
-                                     Image.LANCZOS)
+            small = _resized(np.asarray(im.convert("RGB")), side)
         buffer = io.BytesIO()
         small.save(buffer, "JPEG", quality=quality)
         data = buffer.getvalue()
