@@ -6,6 +6,8 @@ GitHub repositories (see github_photos.py).
     python3 tools/dataset.py build --cache $WORK/cache/dataset --out $WORK/cache/data
     python3 tools/dataset.py report --cache $WORK/cache/dataset --out $WORK/cache/data \
         --doc docs/DATASET.md    # regenerates the tables below the marker line of the doc
+    python3 tools/dataset.py pack --out $WORK/cache/data --pack gpu --side 192 --part-mib 6
+        # train + val shrunk, in parts a GPU machine's call can carry (tools/checkpoints/README.md)
 
 `build` keeps only photographs (see `photo_verdict`), collapses the resolutions of one picture into
 one, splits train/val/test by a hash of the picture's id and writes each kept picture, its short
