@@ -149,7 +149,7 @@ def test_upsampling_evaluation_writes_its_section_and_keeps_it(tmp_path, capsys)
     assert summary["groups"]["all"]["images"] == 2 and "big" not in summary["groups"]
     # the model's 64 px colour enlarged 5x: following the photo's edges wins by far
     assert mean["oracle edge-aware"] > max(mean["oracle bicubic"], mean["oracle bilinear"]) + 1
-    assert mean["oracle edge-aware, bilinear base"] > mean["oracle bilinear"] + 1
+    assert mean["oracle edge-aware, faint colour not softened"] > mean["oracle bilinear"] + 1
     with Image.open(out / "images" / "edge_crop.png") as crop:
         assert crop.size == (3 * 160, 2 * 160)
     text = (out / "EVALUATION.md").read_text()
@@ -195,6 +195,7 @@ def test_upsampling_tune_prints_every_setting(tmp_path, capsys):
                           "--models", "tint", "--folders", str(tmp_path / "models"),
                           "--radius", "1", "2", "--eps", "100", "--power", "2"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert [r["setting"] for r in rows] == ["bilinear", [1, 100.0, 2.0, "bicubic"],
-                                            [2, 100.0, 2.0, "bicubic"]]
+    assert [r["setting"] for r in rows] == ["bilinear",
+                                            [1, 100.0, 2.0, "bicubic", 0.2, 3.0, 9.0],
+                                            [2, 100.0, 2.0, "bicubic", 0.2, 3.0, 9.0]]
     assert all(r["oracle"] > rows[0]["oracle"] for r in rows[1:])

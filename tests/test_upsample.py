@@ -80,6 +80,25 @@ def test_a_photo_of_even_lightness_gets_the_plain_enlargement(kernel, flag):
     assert np.abs(np.dstack([a, b]) - expected).max() < 1e-3
 
 
+def test_faint_colour_is_softened_and_a_strong_step_kept():
+    flat = np.full((20, 30), 55.0, np.float32)
+    l_full = np.full((200, 300), 55.0, np.float32)
+    rng = np.random.default_rng(6)
+    faint = (rng.random((20, 30, 2)) * 2).astype(np.float32)  # ripples of 2 ab units at most
+    plain = cv2.resize(faint, (300, 200), interpolation=cv2.INTER_CUBIC)
+    soft = np.dstack(_enlarge(upsample.fit(flat, faint, 200 * 300), 200, 300, l_full=l_full))
+    assert soft.std() < 0.6 * plain.std()
+    assert abs(soft.mean() - plain.mean()) < 0.01  # averaged, not faded
+    sharp = upsample.DEFAULT._replace(soften=0.0)
+    kept = np.dstack(_enlarge(upsample.fit(flat, faint, 200 * 300, sharp), 200, 300, sharp,
+                              l_full))
+    assert np.abs(kept - plain).max() < 1e-3
+    step = np.empty((20, 30, 2), np.float32)
+    step[:, :15], step[:, 15:] = LEFT_AB, RIGHT_AB
+    out = np.dstack(_enlarge(upsample.fit(flat, step, 200 * 300), 200, 300, l_full=l_full))
+    assert np.abs(out - cv2.resize(step, (300, 200), interpolation=cv2.INTER_CUBIC)).max() < 1e-3
+
+
 def test_planes_are_opencvs_enlargement_whatever_the_bands():
     rng = np.random.default_rng(5)
     grid = rng.random((5, 17, 23)).astype(np.float32)

@@ -22,7 +22,8 @@ measures how the model's ab is enlarged to the photo, at the photos' full resolu
 (upsampling_eval.py; --originals finds each prepared photo's original through the index.json
 beside --images): writes out/upsampling_evaluation.json, out/images/edge_crop.png and its
 section of out/EVALUATION.md. With --tune (on the validation photos) it prints the PSNR of
-every edge-aware setting of --radius x --eps x --power x --kernel instead.
+every edge-aware setting of --radius x --eps x --power x --kernel x --soften x --faint x
+--strong instead.
 """
 
 from __future__ import annotations
@@ -234,6 +235,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--power", type=float, nargs="+", default=[2.0])
     parser.add_argument("--kernel", nargs="+", default=["bicubic"],
                         choices=["bicubic", "bilinear"])
+    parser.add_argument("--soften", type=float, nargs="+", default=[0.2])
+    parser.add_argument("--faint", type=float, nargs="+", default=[3.0])
+    parser.add_argument("--strong", type=float, nargs="+", default=[9.0])
     args = parser.parse_args(argv)
     from colorize_ai.errors import ColorizeError
 
@@ -295,8 +299,9 @@ def evaluate_upsampling(args: argparse.Namespace, argv: list[str] | None) -> int
     try:
         photos = upsampling_eval.photo_files(args.images, args.originals, args.limit)
         if args.tune:
-            upsampling_eval.tune(photos, model_id, args.radius, args.eps, args.power,
-                                 args.kernel, args.folders)
+            grid = {f: getattr(args, f) for f in ("radius", "eps", "power", "kernel",
+                                                  "soften", "faint", "strong")}
+            upsampling_eval.tune(photos, model_id, grid, args.folders)
             return 0
         summary = upsampling_eval.run(photos, model_id, args.folders)
         crop = upsampling_eval.edge_crop(photos, summary, model_id, args.folders)

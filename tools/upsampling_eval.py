@@ -22,7 +22,8 @@ from PIL import Image
 from evaluate import SUFFIXES
 from evaluate import EvaluationError as UpsamplingError
 
-METHODS = ("bilinear", "bicubic", "edge-aware", EDGE_BILINEAR := "edge-aware, bilinear base")
+METHODS = ("bilinear", "bicubic", "edge-aware",
+           EDGE_SHARP := "edge-aware, faint colour not softened")
 TARGET_ORACLE_GAIN = 0.5  # dB over bilinear (issue 15)
 BIG_MP = 2.0  # "big" photos: enlarged about 5x or more from the model's 256 px
 CROP = 160  # side of the 100 % crops, pixels
@@ -91,9 +92,9 @@ def measure_photo(rgb: np.ndarray, model, methods=METHODS) -> dict:
     from colorize_ai.pipeline import compose, model_input, predict
 
     def enlarge(ab: np.ndarray, method: str, small_l: np.ndarray | None = None) -> np.ndarray:
-        if method == EDGE_BILINEAR:  # the default settings but for the kernel
+        if method == EDGE_SHARP:  # the default settings but for the softening (session 12's)
             return compose(rgb, ab, "edge-aware", small_l=small_l,
-                           guided=upsample.DEFAULT._replace(kernel="bilinear"))
+                           guided=upsample.DEFAULT._replace(soften=0.0))
         return compose(rgb, ab, method, small_l=small_l)
 
     rows, cols = model.input_dims(*rgb.shape[:2], 0, keep_aspect=True)
@@ -138,8 +139,8 @@ def markdown(summary: dict, command: str, image: str | None) -> str:
         "averaged over photos. *Oracle*: the photo's true ab shrunk to the default model's ab "
         f"size ({summary['model']}: long side 256) and enlarged back, which isolates the "
         "enlargement; *model*: the default model's own ab. Edge-aware settings "
-        f"{_settings()}, tuned on the validation photos (`--tune`); *{EDGE_BILINEAR}*: the "
-        "same settings on the bilinear kernel, for comparison.", "",
+        f"{_settings()}, tuned on the validation photos (`--tune`); *{EDGE_SHARP}*: the "
+        "same without the softening, the default until session 13, for comparison.", "",
         "    " + command, "",
         "| photos | method | oracle PSNR (dB) | vs bilinear | model PSNR (dB) | vs bilinear |",
         "|---|---|---|---|---|---|"]
@@ -174,7 +175,9 @@ def _settings() -> str:
     from colorize_ai import upsample
 
     d = upsample.DEFAULT
-    return f"radius {d.radius}, eps {d.eps:g} / enlargement^{d.power:g}, {d.kernel} base"
+    return (f"radius {d.radius}, eps {d.eps:g} / enlargement^{d.power:g}, {d.kernel} base, "
+            f"colour spanning under {d.faint:g}-{d.strong:g} ab units in a 3 x 3 neighbourhood "
+            f"softened (taps {d.soften:g}, {1 - 2 * d.soften:g}, {d.soften:g})")
 
 
 def tail_of(doc: Path) -> str | None:
@@ -226,10 +229,10 @@ def edge_crop(photos: list[tuple[str, Path]], summary: dict, model_id: str | Non
     return Image.fromarray(np.concatenate([top, bottom], axis=0))
 
 
-def tune(photos: list[tuple[str, Path]], model_id: str | None, radii: list[int],
-         epss: list[float], powers: list[float], kernels: list[str],
+def tune(photos: list[tuple[str, Path]], model_id: str | None, grid: dict[str, list],
          folders=None) -> list[dict]:
-    """Oracle and model PSNR (means over the photos) for every setting, and bilinear's."""
+    """Oracle and model PSNR (means over the photos) for every setting of `grid` (each
+    upsample.Settings field: its values to try), and bilinear's."""
     from colorize_ai import upsample
     from colorize_ai.model import load_model
     from colorize_ai.pipeline import compose, model_input, predict
@@ -249,8 +252,10 @@ def tune(photos: list[tuple[str, Path]], model_id: str | None, radii: list[int],
 
     results = [{"setting": "bilinear", **mean_psnr("bilinear")}]
     print(json.dumps(results[-1]), flush=True)
-    for radius, eps, power, kernel in itertools.product(radii, epss, powers, kernels):
-        settings = upsample.Settings(radius, eps, power, kernel)
+    fields = upsample.Settings._fields
+    for values in itertools.product(*(grid.get(f, [getattr(upsample.DEFAULT, f)])
+                                      for f in fields)):
+        settings = upsample.Settings(*values)
         results.append({"setting": list(settings), **mean_psnr("edge-aware", settings)})
         print(json.dumps(results[-1]), flush=True)
     return results

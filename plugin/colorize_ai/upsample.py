@@ -11,7 +11,12 @@ detail, so it is put back into ab through the slope:
 ab and the small L are enlarged by the same kernel (bicubic), so where the photo is smooth
 L equals its enlarged small copy and the result is the plain enlargement (the guided
 filter's own output would be blurred by its windows). At an edge whose two sides differ in
-colour, the slope turns the photo's sharp step of L into a sharp step of colour. The five
+colour, the slope turns the photo's sharp step of L into a sharp step of colour.
+
+Only colour that changes clearly is enlarged sharply: where the grid's colour varies by a few
+ab units at most around a cell, the cell is first softened by a small 3 x 3 average. A
+model's faint colour ripples are mostly its own uncertainty, which a sharp kernel would only
+make crisper (docs/EVALUATION.md). The five
 planes (ab, small L, slope) are enlarged as the other interpolations are: vertically first
 (photo height x grid width), then band by band horizontally, which maps rows to rows.
 """
@@ -37,6 +42,10 @@ class Settings(NamedTuple):
     # the plain one (the photo's own colour, JPEG's half-size chroma, has no finer detail
     # either), a large one follows the photo's edges
     kernel: str = "bicubic"  # of ab and the small L: "bicubic" or "bilinear"
+    soften: float = 0.2  # weight of each neighbour in the 3-tap average of faint colour
+    # (1 - 2 x soften at the centre; 0.1 makes the bicubic kernel about bilinear)
+    faint: float = 3.0  # ab units: cells whose 3 x 3 neighbourhood spans less are softened,
+    strong: float = 9.0  # those spanning more kept as they are; a ramp between the two
 
 
 DEFAULT = Settings()
@@ -55,7 +64,7 @@ def fit(small_l: np.ndarray, ab: np.ndarray, pixels: int,
     def mean(x: np.ndarray) -> np.ndarray:
         return cv2.boxFilter(x, -1, size, borderType=cv2.BORDER_REFLECT)
 
-    ab = ab.astype(np.float32, copy=False)
+    ab = _soften_faint(ab.astype(np.float32, copy=False), settings)
     centred = small_l.astype(np.float32) - _L_MID
     mean_l = mean(centred)
     var_l = mean(centred * centred) - mean_l * mean_l
@@ -63,6 +72,21 @@ def fit(small_l: np.ndarray, ab: np.ndarray, pixels: int,
     slope = mean(cov / (np.maximum(var_l, 0) + eps)[..., None])
     return np.stack([ab[..., 0], ab[..., 1], small_l.astype(np.float32), slope[..., 0],
                      slope[..., 1]])
+
+
+def _soften_faint(ab: np.ndarray, settings: Settings) -> np.ndarray:
+    """ab with each cell moved towards its 3 x 3 weighted average as far as the colour of its
+    neighbourhood is faint (the length of the per-channel range, max - min, in ab units)."""
+    if settings.soften <= 0:
+        return ab
+    taps = np.array([settings.soften, 1 - 2 * settings.soften, settings.soften], np.float32)
+    soft = cv2.sepFilter2D(ab, -1, taps, taps, borderType=cv2.BORDER_REFLECT)
+    square = np.ones((3, 3), np.uint8)
+    span = cv2.dilate(ab, square) - cv2.erode(ab, square)
+    contrast = np.sqrt(np.sum(span * span, axis=2))
+    ramp = max(settings.strong - settings.faint, 1e-6)
+    keep = np.clip((contrast - settings.faint) / np.float32(ramp), 0, 1)[..., None]
+    return soft + keep * (ab - soft)
 
 
 def _flags(settings: Settings) -> tuple[int, ...]:
