@@ -97,6 +97,8 @@ def test_faint_colour_is_softened_and_a_strong_step_kept():
     step[:, :15], step[:, 15:] = LEFT_AB, RIGHT_AB
     out = np.dstack(_enlarge(upsample.fit(flat, step, 200 * 300), 200, 300, l_full=l_full))
     assert np.abs(out - cv2.resize(step, (300, 200), interpolation=cv2.INTER_CUBIC)).max() < 1e-3
+    # no enlargement, no softening: the model's own colour, cell for cell
+    assert np.array_equal(upsample.fit(flat, faint, 20 * 30)[:2], faint.transpose(2, 0, 1))
 
 
 def test_planes_are_opencvs_enlargement_whatever_the_bands():

@@ -43,7 +43,8 @@ class Settings(NamedTuple):
     # either), a large one follows the photo's edges
     kernel: str = "bicubic"  # of ab and the small L: "bicubic" or "bilinear"
     soften: float = 0.2  # weight of each neighbour in the 3-tap average of faint colour
-    # (1 - 2 x soften at the centre; 0.1 makes the bicubic kernel about bilinear)
+    # (1 - 2 x soften at the centre; 0.1 makes the bicubic kernel about bilinear), for an
+    # enlargement of 2 or more; less below, none at 1
     faint: float = 3.0  # ab units: cells whose 3 x 3 neighbourhood spans less are softened,
     strong: float = 9.0  # those spanning more kept as they are; a ramp between the two
 
@@ -64,7 +65,9 @@ def fit(small_l: np.ndarray, ab: np.ndarray, pixels: int,
     def mean(x: np.ndarray) -> np.ndarray:
         return cv2.boxFilter(x, -1, size, borderType=cv2.BORDER_REFLECT)
 
-    ab = _soften_faint(ab.astype(np.float32, copy=False), settings)
+    # No enlargement, nothing sharpened: the softening grows with the enlargement up to 2x.
+    soften = settings.soften * min(1.0, enlargement - 1.0)
+    ab = _soften_faint(ab.astype(np.float32, copy=False), settings._replace(soften=soften))
     centred = small_l.astype(np.float32) - _L_MID
     mean_l = mean(centred)
     var_l = mean(centred * centred) - mean_l * mean_l
