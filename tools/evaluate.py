@@ -299,8 +299,9 @@ def evaluate_upsampling(args: argparse.Namespace, argv: list[str] | None) -> int
     try:
         photos = upsampling_eval.photo_files(args.images, args.originals, args.limit)
         if args.tune:
-            grid = {f: getattr(args, f) for f in ("radius", "eps", "power", "kernel",
-                                                  "soften", "faint", "strong")}
+            from colorize_ai.upsample import Settings
+
+            grid = {field: getattr(args, field) for field in Settings._fields}
             upsampling_eval.tune(photos, model_id, grid, args.folders)
             return 0
         summary = upsampling_eval.run(photos, model_id, args.folders)
