@@ -6,6 +6,7 @@ copy of each listed file, checked against that list, from a clone the user made.
     git clone https://github.com/alexeygrigorev/clothing-dataset DIR/clothing-dataset
     git clone https://github.com/drewnoakes/metadata-extractor-images DIR/metadata-extractor-images
     git clone https://github.com/google/dreambooth DIR/dreambooth
+    git clone https://github.com/ajschumacher/imagen DIR/imagen
     python3 tools/dataset.py fetch-github --github-mirror DIR --cache $WORK/cache/dataset
 
 A clone may be a work tree or a bare repository (`git clone --bare`); a work tree's files are
@@ -95,6 +96,14 @@ SOURCES: dict[str, Source] = {
         "Nataniel Ruiz, Yuanzhen Li and the Unsplash photographers named in "
         "dataset/references_and_licenses.txt (collected by the DreamBooth authors)",
         research_only=False, by_folder=True, added=1),
+    # Five ImageNet pictures for each of the 200 object-detection classes (people, animals,
+    # food, vehicles, rooms): other pictures than imagenet-sample-images' (one matches).
+    "imagen": Source(
+        "ajschumacher/imagen", ("imagen",), (".jpg",),
+        "ImageNet terms of access: non-commercial research and educational use only (its "
+        "README: \"This collection does not make or alter any copyright claims.\")",
+        "Flickr and other web photographers (collected by ImageNet; sampled by Aaron "
+        "Schumacher)", research_only=True, added=2),
 }
 
 # Looked at by a person on contact sheets of every verdict, as the Debian pictures were.
@@ -117,7 +126,13 @@ PHOTOS = frozenset(
     | {f"metadata-extractor-images:jpg/{n}.jpg" for n in (
         "Canon PowerShot S40 (2)", "FujiFilm FinePix A303", "FujiFilm FinePixS1Pro (1)",
         "FujiFilm FinePixS5500", "HP PhotoSmart 735", "Nokia Lumia 800", "Sony DigitalMavica")}
-    | {f"dreambooth:dataset/vase/{n}.jpg" for n in ("03", "04")})
+    | {f"dreambooth:dataset/vase/{n}.jpg" for n in ("03", "04")}
+    # Session 14: a ray on sand, a polar bear, a boxer, trombonists, a kitten in a washer, a
+    # strawberry on white, a fig.
+    | {f"imagen:imagen/{n}.jpg" for n in (
+        "n01495701_1216_ray", "n02131653_4506_bear", "n04023962_20883_punching_bag",
+        "n04487394_17442_trombone", "n04554684_16469_washer", "n07745940_13408_strawberry",
+        "n07753113_7675_fig")})
 # Not photographs, or photographs inside drawn frames, that pass the statistics: a drawing, a
 # book cover, a web page, an advertisement, a catalogue collage, framed and tilted prints.
 NOT_PHOTOS = frozenset(f"imagenet-sample-images:{n}.JPEG" for n in (
@@ -129,7 +144,16 @@ NOT_PHOTOS = frozenset(f"imagenet-sample-images:{n}.JPEG" for n in (
     f"metadata-extractor-images:jpg/{n}" for n in (
         "FLIR iPhone device.jpg", "FLIR.jpg", "Canon Powershot A2500.JPG",
         "Panasonic Lumix DMC-LX7.jpg", "Pentax ist D.jpg", "Photoshop (1).jpg",
-        "Photoshop (2).jpg"))
+        "Photoshop (2).jpg")) | frozenset(
+    # Two sepia-toned prints, a book cover, collages of two or three photographs, players cut
+    # out on blue, a web shop's framed picture, a screen, a drawing, a burger pasted into a
+    # painting, a packet's label.
+    f"imagen:imagen/{n}.jpg" for n in (
+        "n02672831_20_accordion", "n02787622_7389_banjo", "n02787622_3873_banjo",
+        "n02802426_3653_basketball", "n02802426_5133_basketball", "n02883205_4699_bow_tie",
+        "n02892767_3192_brassiere", "n02951585_554_can_opener", "n03642806_7962_laptop",
+        "n03908714_5365_pencil_sharpener", "n07697100_9282_hamburger",
+        "n07718747_8558_artichoke"))
 
 
 class SourceError(ValueError):
